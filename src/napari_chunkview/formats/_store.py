@@ -1,0 +1,268 @@
+"""Read-only, instrumented access to one dataset root (local folder, zip file, URL).
+
+Everything reads through ``StoreRoot``: formats read metadata with ``get_json``, and the
+zarr arrays they build read chunks through ``StoreRoot.store``, a zarr ``WrapperStore``
+that refuses writes, maps keys (N5 and the zarr v3 draft keep chunks under other names
+than zarr-python asks for) and tells listeners about every read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from zarr.abc.store import ByteRequest, Store
+from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import WrapperStore
+
+from ..model import MetadataError, UnsafePathError
+
+#: Basenames of metadata documents; any other key is a chunk (or shard).
+METADATA_NAMES = frozenset(
+    {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata", "attributes.json"}
+)
+#: Refuse metadata documents larger than this (a hostile store could serve gigabytes).
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "gcs://")
+
+
+def is_metadata_key(key: str) -> bool:
+    base = key.rsplit("/", 1)[-1]
+    return base in METADATA_NAMES or base.endswith((".array.json", ".group.json"))
+
+
+def join_path(base: str, rel: str) -> str:
+    """Join a path found in metadata onto ``base``, refusing anything that leaves the root.
+
+    ``rel`` must be relative, without ``..``, backslashes, NUL or a URL scheme.
+    """
+    if not isinstance(rel, str):
+        raise UnsafePathError(f"path {rel!r} in metadata is not a string")
+    if (
+        rel.startswith(("/", "~"))
+        or "\\" in rel
+        or "\x00" in rel
+        or _SCHEME.match(rel)
+        or any(part == ".." for part in rel.split("/"))
+    ):
+        raise UnsafePathError(f"path {rel!r} in metadata points outside the dataset")
+    parts = [p for p in base.split("/") + rel.split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEvent:
+    """One store read: ``nbytes`` is ``None`` when the key was missing."""
+
+    key: str
+    nbytes: int | None
+    seconds: float
+    metadata: bool
+
+
+ReadListener = Callable[[ReadEvent], None]
+KeyMapper = Callable[[str], str]
+
+
+class _ReadOnlyMappedStore(WrapperStore[Store]):
+    """A zarr store that refuses writes, maps chunk keys and reports reads."""
+
+    def __init__(self, store: Store, owner: StoreRoot) -> None:
+        super().__init__(store)
+        self._owner = owner
+
+    # zarr-python asks the wrapped store for ``read_only`` and for copies of it.
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    def _with_store(self, store: Store) -> _ReadOnlyMappedStore:
+        return type(self)(store, self._owner)
+
+    async def get(
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        byte_range: ByteRequest | None = None,
+    ) -> Buffer | None:
+        real = self._owner.map_key(key)
+        t0 = time.perf_counter()
+        buf = await self._store.get(real, prototype, byte_range)
+        self._owner.report(real, None if buf is None else len(buf), time.perf_counter() - t0)
+        return buf
+
+    async def get_partial_values(
+        self,
+        prototype: BufferPrototype,
+        key_ranges: Iterable[tuple[str, ByteRequest | None]],
+    ) -> list[Buffer | None]:
+        mapped = [(self._owner.map_key(k), r) for k, r in key_ranges]
+        t0 = time.perf_counter()
+        out = await self._store.get_partial_values(prototype, mapped)
+        dt = time.perf_counter() - t0
+        for (k, _), buf in zip(mapped, out, strict=True):
+            self._owner.report(k, None if buf is None else len(buf), dt)
+        return out
+
+    async def exists(self, key: str) -> bool:
+        return await self._store.exists(self._owner.map_key(key))
+
+    async def set(self, key: str, value: Buffer) -> None:
+        raise PermissionError("napari-chunkview never writes into a dataset")
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        raise PermissionError("napari-chunkview never writes into a dataset")
+
+    async def delete(self, key: str) -> None:
+        raise PermissionError("napari-chunkview never writes into a dataset")
+
+
+class StoreRoot:
+    """One dataset root, opened read-only. Paths are ``/``-separated and relative to it."""
+
+    def __init__(self, uri: str, base: Store) -> None:
+        self.uri = uri
+        self.store: Store = _ReadOnlyMappedStore(base, self)
+        self._base = base
+        self._maps: dict[str, KeyMapper] = {}
+        self._listeners: list[ReadListener] = []
+        self._lock = threading.Lock()
+        self.is_remote = uri.startswith(REMOTE_SCHEMES)
+
+    # -- instrumentation ---------------------------------------------------------------
+    def add_listener(self, fn: ReadListener) -> None:
+        with self._lock:
+            self._listeners = [*self._listeners, fn]
+
+    def remove_listener(self, fn: ReadListener) -> None:
+        with self._lock:
+            self._listeners = [f for f in self._listeners if f is not fn]
+
+    def report(self, key: str, nbytes: int | None, seconds: float) -> None:
+        listeners = self._listeners  # copy-on-write: no lock on the hot path
+        if listeners:
+            ev = ReadEvent(key, nbytes, seconds, is_metadata_key(key))
+            for fn in listeners:
+                fn(ev)
+
+    # -- key mapping ---------------------------------------------------------------------
+    def register_key_map(self, prefix: str, mapper: KeyMapper) -> None:
+        """Keys under ``prefix + "/"`` that are not metadata go through ``mapper``
+        (which gets the key relative to the prefix and returns a full store key)."""
+        with self._lock:
+            self._maps = {**self._maps, prefix: mapper}
+
+    def map_key(self, key: str) -> str:
+        maps = self._maps
+        if not maps or is_metadata_key(key):
+            return key
+        prefix = key.rsplit("/", 1)[0] if "/" in key else ""
+        while True:
+            fn = maps.get(prefix)
+            if fn is not None:
+                return fn(key[len(prefix) + 1 :] if prefix else key)
+            if not prefix:
+                return key
+            prefix = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+
+    # -- sync reads for metadata -----------------------------------------------------------
+    def get_bytes(self, key: str) -> bytes | None:
+        buf = sync(self.store.get(key, default_buffer_prototype()))
+        return None if buf is None else buf.to_bytes()
+
+    def get_json(self, key: str) -> dict[str, Any] | None:
+        """The JSON object at ``key``, ``None`` when absent; ``MetadataError`` when it is
+        not a JSON object."""
+        raw = self.get_bytes(key)
+        if raw is None:
+            return None
+        if len(raw) > MAX_METADATA_BYTES:
+            raise MetadataError(f"{self.describe(key)}: metadata document is {len(raw)} bytes")
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise MetadataError(f"{self.describe(key)}: not valid JSON ({e})") from None
+        if not isinstance(doc, dict):
+            raise MetadataError(
+                f"{self.describe(key)}: expected a JSON object, found {type(doc).__name__}"
+            )
+        return doc
+
+    def exists(self, key: str) -> bool:
+        return bool(sync(self._base.exists(key)))
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names directly under ``path`` (files and folders); [] when listing is not
+        supported (plain HTTP)."""
+        if not self._base.supports_listing:
+            return []
+
+        async def _collect() -> list[str]:
+            prefix = f"{path}/" if path else ""
+            return [k async for k in self._base.list_dir(prefix)]
+
+        try:
+            return sorted(n.rstrip("/") for n in sync(_collect()))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def describe(self, key: str) -> str:
+        return f"{self.uri.rstrip('/')}/{key}" if key else self.uri
+
+    def close(self) -> None:
+        try:
+            self._base.close()
+        except Exception:  # closing is best effort
+            pass
+
+
+def _split_zip(path: str) -> tuple[str, str] | None:
+    """``/a/b.zip/c/d`` → (``/a/b.zip``, ``c/d``) when ``/a/b.zip`` is a file."""
+    parts = path.split(os.sep)
+    for i in range(1, len(parts) + 1):
+        head = os.sep.join(parts[:i])
+        if head.lower().endswith(".zip") and os.path.isfile(head):
+            return head, "/".join(parts[i:])
+    return None
+
+
+def open_root(uri: str | os.PathLike[str], **storage_options: Any) -> tuple[StoreRoot, str]:
+    """Open ``uri`` read-only. Returns the root and the path inside it to open
+    (non-empty only for a path into a zip file)."""
+    uri = os.fspath(uri)
+    if uri.startswith(REMOTE_SCHEMES):
+        from zarr.storage import FsspecStore
+
+        opts = dict(storage_options)
+        if uri.startswith("s3://") and "anon" not in opts and not _has_aws_credentials():
+            opts["anon"] = True
+        base = FsspecStore.from_url(uri.rstrip("/"), storage_options=opts, read_only=True)
+        return StoreRoot(uri, base), ""
+    path = os.path.abspath(os.path.expanduser(uri))
+    zipped = _split_zip(path)
+    if zipped is not None:
+        from zarr.storage import ZipStore
+
+        zpath, inner = zipped
+        return StoreRoot(zpath, ZipStore(zpath, mode="r", read_only=True)), inner
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"no such folder: {path}")
+    from zarr.storage import LocalStore
+
+    return StoreRoot(path, LocalStore(path, read_only=True)), ""
+
+
+def _has_aws_credentials() -> bool:
+    env = os.environ
+    if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"):
+        return True
+    return os.path.exists(os.path.expanduser("~/.aws/credentials"))

@@ -1,0 +1,31 @@
+"""The neutral pyramid model (numpy only; no format, napari or Qt imports)."""
+
+from ._chunks import ChunkGrid, full_box
+from ._codecs import CodecInfo, describe_chain
+from ._errors import (
+    ChunkviewError,
+    MetadataError,
+    NotRecognisedError,
+    UnsafePathError,
+    UnsupportedError,
+)
+from ._pyramid import Axis, Channel, Level, Provenance, Pyramid
+from ._source import ChunkSource
+
+__all__ = [
+    "Axis",
+    "Channel",
+    "ChunkGrid",
+    "ChunkSource",
+    "ChunkviewError",
+    "CodecInfo",
+    "Level",
+    "MetadataError",
+    "NotRecognisedError",
+    "Provenance",
+    "Pyramid",
+    "UnsafePathError",
+    "UnsupportedError",
+    "describe_chain",
+    "full_box",
+]

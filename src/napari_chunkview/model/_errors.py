@@ -1,0 +1,29 @@
+"""The project's own error types: what a user (or napari) can catch."""
+
+from __future__ import annotations
+
+
+class ChunkviewError(Exception):
+    """Base of every error napari-chunkview raises on purpose.
+
+    Anything else escaping the public API is a bug.
+    """
+
+
+class NotRecognisedError(ChunkviewError):
+    """No format adapter recognises the path (it is not N5 / Zarr)."""
+
+
+class MetadataError(ChunkviewError):
+    """Metadata is present but malformed, inconsistent or out of spec.
+
+    The message names the file (or key) and the problem.
+    """
+
+
+class UnsupportedError(ChunkviewError):
+    """Valid data that this version cannot read (a codec, a dtype, a layout)."""
+
+
+class UnsafePathError(MetadataError):
+    """Metadata points outside the dataset root (``..``, absolute paths, URL schemes)."""
