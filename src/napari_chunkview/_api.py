@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .formats import read_pyramid
+from .formats import StoreRoot, read_pyramid
 from .loading import attach
 from .model import Pyramid
 
 
-def open_pyramid(uri: str | os.PathLike[str], **storage_options: Any) -> Pyramid:
+def open_pyramid(uri: str | os.PathLike[str] | StoreRoot, **storage_options: Any) -> Pyramid:
     """Open an N5 / Zarr / OME-Zarr path or URL as a lazy ``Pyramid`` (read-only).
 
     Reads metadata only. Raises ``ChunkviewError`` subclasses for data it cannot read

@@ -20,9 +20,13 @@ import numcodecs
 import numpy as np
 from zarr.core.metadata.v2 import ArrayV2Metadata
 
-from ..model import ChunkGrid, CodecInfo, MetadataError, UnsupportedError
+from numcodecs.errors import UnknownCodecError as NumcodecsUnknownCodec
+from zarr.errors import UnknownCodecError as ZarrUnknownCodec
+
+from ..model import ChunkGrid, CodecInfo, MetadataError
 from . import _extra_codecs  # noqa: F401  (registers chunkview.* codecs)
 from ._base import ArrayInfo, Node
+from ._errors import parse_with, translate
 from ._store import StoreRoot, join_path
 from ._zarr_source import ZarrSource, zarr_array
 
@@ -100,17 +104,14 @@ class ZarrV2:
         )
         try:
             meta = ArrayV2Metadata.from_dict(doc)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, NotImplementedError) as e:
+            if isinstance(e, NumcodecsUnknownCodec | ZarrUnknownCodec | NotImplementedError):
+                raise translate(where, e) from None
             # zarr-python 3 has no data type for some real arrays (object dtypes with
             # json2/msgpack2 codecs); numcodecs still decodes them.
-            try:
-                source = ManualV2Source(node.root, doc, key_fn)
-            except (ValueError, TypeError, KeyError) as e2:
-                raise MetadataError(f"{where}: {e} ({e2})") from None
+            source = parse_with(where, lambda: ManualV2Source(node.root, doc, key_fn))
             info["format_details"] = "; ".join([*notes, f"read by numcodecs directly ({e})"])
             return ArrayInfo(source=source, **info)
-        except NotImplementedError as e:
-            raise UnsupportedError(f"{where}: {e}") from None
         return ArrayInfo(source=ZarrSource(zarr_array(node.root, node.path, meta), key_fn), **info)
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from zarr.core.metadata.v3 import ArrayV3Metadata
 
-from ..model import CodecInfo, MetadataError, UnsupportedError
+from ..model import CodecInfo, MetadataError
 from ._base import ArrayInfo, Node
+from ._errors import parse_with
 from ._store import StoreRoot, join_path
 from ._zarr_source import ZarrSource, zarr_array
 
@@ -73,12 +74,7 @@ class ZarrV3:
     def open_array(self, node: Node) -> ArrayInfo:
         doc = dict(node.metadata)
         where = f"{node.root.describe(node.path)}/zarr.json"
-        try:
-            meta = ArrayV3Metadata.from_dict(doc)
-        except (ValueError, TypeError, KeyError) as e:
-            raise MetadataError(f"{where}: {e}") from None
-        except NotImplementedError as e:
-            raise UnsupportedError(f"{where}: {e}") from None
+        meta = parse_with(where, lambda: ArrayV3Metadata.from_dict(doc))
         arr = zarr_array(node.root, node.path, meta)
         name, sep = key_encoding(doc)
         ndim = len(meta.shape)

@@ -14,6 +14,9 @@ from ._level_array import LevelArray
 
 #: Grow dask chunks of tiny storage chunks up to about this many bytes.
 TARGET_TASK_BYTES = 8 * 1024 * 1024
+#: dask keeps one entry per block along each axis: bound it so that absurd declared
+#: shapes (2**40 elements along an axis) stay cheap to open.
+MAX_BLOCKS_PER_AXIS = 1 << 16
 
 
 def dask_chunks(grid: ChunkGrid, itemsize: int, target: int = TARGET_TASK_BYTES) -> tuple[int, ...]:
@@ -26,6 +29,9 @@ def dask_chunks(grid: ChunkGrid, itemsize: int, target: int = TARGET_TASK_BYTES)
             chunks[ax] = min(chunks[ax] * 2, grid.shape[ax])
             if chunks[ax] % unit[ax] and chunks[ax] != grid.shape[ax]:
                 chunks[ax] -= chunks[ax] % unit[ax]
+    for ax, s in enumerate(grid.shape):
+        while chunks[ax] and -(-s // chunks[ax]) > MAX_BLOCKS_PER_AXIS:
+            chunks[ax] *= 2
     return tuple(max(1, c) for c in chunks)
 
 
@@ -44,9 +50,9 @@ def as_dask(array: LevelArray) -> Any:
 
 def attach(pyramid: Pyramid) -> Pyramid:
     """The same pyramid with ``Level.data`` set to a dask array on each level (labels too)."""
-    levels = tuple(
-        replace(lv, data=as_dask(LevelArray(lv.source, name=f"{pyramid.name}/{lv.path}")))
-        for lv in pyramid.levels
-    )
+    levels = []
+    for lv in pyramid.levels:
+        array = LevelArray(lv.source, name=f"{pyramid.name}/{lv.path}")
+        levels.append(replace(lv, array=array, data=as_dask(array)))
     labels = tuple(attach(lab) for lab in pyramid.labels)
-    return replace(pyramid, levels=levels, labels=labels)
+    return replace(pyramid, levels=tuple(levels), labels=labels)

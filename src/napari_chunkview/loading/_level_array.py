@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..model import ChunkSource
+from ..model import ChunkSource, ChunkviewError
 
 log = logging.getLogger(__name__)
+
+
+def _default_max_read() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+#: One read larger than this is refused with a clear error instead of a MemoryError.
+MAX_READ_BYTES = _default_max_read()
 
 
 def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], list[Any]]:
@@ -75,6 +88,12 @@ class LevelArray:
     def read_box(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         if any(b <= a for a, b in box):
             return np.empty(tuple(max(0, b - a) for a, b in box), dtype=self.dtype)
+        nbytes = math.prod(b - a for a, b in box) * max(1, self.dtype.itemsize)
+        if nbytes > MAX_READ_BYTES:
+            raise ChunkviewError(
+                f"refusing to read {nbytes / 2**30:.1f} GiB at once from {self.name} "
+                f"(limit {MAX_READ_BYTES / 2**30:.1f} GiB): read a smaller region"
+            )
         try:
             return self.source.read(box)
         except Exception as e:  # isolate the bad chunk(s) below

@@ -56,7 +56,9 @@ class Level:
     scale: tuple[float, ...]
     translation: tuple[float, ...]
     attributes: Mapping[str, Any] = field(default_factory=dict)
-    data: Any = None  # dask array, attached by the loading layer
+    data: Any = None  # dask array over ``array``, attached by the loading layer
+    #: the array-like napari reads (slices exactly the chunks in view), set by loading
+    array: Any = None
 
     @property
     def grid(self) -> ChunkGrid:
@@ -97,6 +99,9 @@ class Pyramid:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     path: str = ""  # group path of this pyramid inside the store
     label_colors: Mapping[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    #: Problems found in the metadata that did not stop the pyramid from opening
+    #: (e.g. an OME-NGFF document that breaks the spec but is unambiguous).
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.levels:
