@@ -8,16 +8,17 @@ than zarr-python asks for) and tells listeners about every read.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zarr.abc.store import ByteRequest, Store
+from zarr.abc.store import ByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import WrapperStore
@@ -137,6 +138,10 @@ class StoreRoot:
         self._listeners: list[ReadListener] = []
         self._lock = threading.Lock()
         self.is_remote = uri.startswith(REMOTE_SCHEMES)
+        root = getattr(base, "root", None)
+        self._local_root: str | None = (
+            str(root) if type(base).__name__ == "LocalStore" and root is not None else None
+        )
 
     # -- instrumentation ---------------------------------------------------------------
     def add_listener(self, fn: ReadListener) -> None:
@@ -197,6 +202,43 @@ class StoreRoot:
             )
         return doc
 
+    def fetch(self, requests: Sequence[tuple[str, ByteRequest | None]]) -> list[bytes | None]:
+        """Stored bytes (or a byte range) of several keys, ``None`` for a missing key.
+
+        Keys go through the key maps and every read is reported. Local folders are read
+        with plain file reads on the calling thread (the loading layer runs several
+        callers at once); other stores are read concurrently on zarr-python's event loop.
+        """
+        if self._local_root is not None:
+            return [self._read_local(self.map_key(k), r) for k, r in requests]
+        proto = default_buffer_prototype()
+
+        async def _all() -> list[Buffer | None]:
+            return list(await asyncio.gather(*(self.store.get(k, proto, r) for k, r in requests)))
+
+        return [None if b is None else b.to_bytes() for b in sync(_all())]
+
+    def _read_local(self, key: str, rng: ByteRequest | None) -> bytes | None:
+        t0 = time.perf_counter()
+        try:
+            with open(os.path.join(self._local_root, key), "rb") as f:
+                if rng is None:
+                    data = f.read()
+                elif isinstance(rng, RangeByteRequest):
+                    f.seek(rng.start)
+                    data = f.read(rng.end - rng.start)
+                elif isinstance(rng, SuffixByteRequest):
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - rng.suffix))
+                    data = f.read()
+                else:
+                    f.seek(rng.offset)
+                    data = f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            data = None
+        self.report(key, None if data is None else len(data), time.perf_counter() - t0)
+        return data
+
     def exists(self, key: str) -> bool:
         return bool(sync(self._base.exists(key)))
 
@@ -237,7 +279,7 @@ def _split_zip(path: str) -> tuple[str, str] | None:
 
 def open_root(uri: str | os.PathLike[str], **storage_options: Any) -> tuple[StoreRoot, str]:
     """Open ``uri`` read-only. Returns the root and the path inside it to open
-    (non-empty only for a path into a zip file)."""
+    (non-empty only for a path into a zip file or a zarr v3 draft container)."""
     uri = os.fspath(uri)
     if uri.startswith(REMOTE_SCHEMES):
         from zarr.storage import FsspecStore
@@ -254,11 +296,32 @@ def open_root(uri: str | os.PathLike[str], **storage_options: Any) -> tuple[Stor
 
         zpath, inner = zipped
         return StoreRoot(zpath, ZipStore(zpath, mode="r", read_only=True)), inner
+    inner = ""
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"no such folder: {path}")
+        draft = _split_draft(path)
+        if draft is None:
+            raise FileNotFoundError(f"no such folder: {path}")
+        path, inner = draft
     from zarr.storage import LocalStore
 
-    return StoreRoot(path, LocalStore(path, read_only=True)), ""
+    return StoreRoot(path, LocalStore(path, read_only=True)), inner
+
+
+def _split_draft(path: str) -> tuple[str, str] | None:
+    """``/a/b.zr3/c/d`` → (``/a/b.zr3``, ``c/d``) when the nearest existing folder above
+    is a zarr v3 draft container (``zarr.json`` + ``meta/root``), whose node paths are
+    logical, not folders."""
+    head, rest = path, []
+    while head and not os.path.isdir(head):
+        head, tail = os.path.split(head)
+        if not tail:
+            return None
+        rest.insert(0, tail)
+    if os.path.isfile(os.path.join(head, "zarr.json")) and os.path.isdir(
+        os.path.join(head, "meta", "root")
+    ):
+        return head, "/".join(rest)
+    return None
 
 
 def _has_aws_credentials() -> bool:

@@ -1,6 +1,20 @@
-"""The read path under the dask arrays."""
+"""The read path under the dask arrays: chunk reads with events, one shared cache."""
 
+from ._cache import CACHE, MISSING, ChunkCache
 from ._dask import as_dask, attach, dask_chunks
+from ._events import EVENTS, ChunkEvent, EventStream, LoadStats
 from ._level_array import LevelArray
 
-__all__ = ["LevelArray", "as_dask", "attach", "dask_chunks"]
+__all__ = [
+    "CACHE",
+    "EVENTS",
+    "MISSING",
+    "ChunkCache",
+    "ChunkEvent",
+    "EventStream",
+    "LevelArray",
+    "LoadStats",
+    "as_dask",
+    "attach",
+    "dask_chunks",
+]

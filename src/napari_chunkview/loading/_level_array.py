@@ -1,19 +1,28 @@
-"""An array-like over a ``ChunkSource`` that never lets one bad chunk take a read down."""
+"""The array-like napari reads: it slices exactly the chunks in view, through one shared
+cache, reporting every chunk on the event stream, and never lets one bad chunk take a
+read down (the chunk is filled with the fill value and flagged)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..model import ChunkSource, ChunkviewError
+from ._cache import CACHE, MISSING, ChunkCache
+from ._events import EVENTS, ChunkEvent, EventStream
 
 log = logging.getLogger(__name__)
+Index = tuple[int, ...]
+Box = Sequence[tuple[int, int]]
 
 
 def _default_max_read() -> int:
@@ -25,6 +34,22 @@ def _default_max_read() -> int:
 
 #: One read larger than this is refused with a clear error instead of a MemoryError.
 MAX_READ_BYTES = _default_max_read()
+#: Chunks fetched per task: remote stores fetch a batch concurrently, so bigger batches
+#: overlap more latency; local batches keep both cores decoding.
+_LOCAL_BATCH, _REMOTE_BATCH = 8, 16
+_TOKENS = itertools.count()
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max_workers=max(4, 2 * (os.cpu_count() or 2)), thread_name_prefix="chunkview-io"
+            )
+        return _POOL
 
 
 def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], list[Any]]:
@@ -43,13 +68,11 @@ def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], l
             start, stop, step = k.indices(n)
             if step < 0:
                 raise IndexError("negative steps are not supported")
-            stop = max(start, stop)
-            box.append((start, stop))
+            box.append((start, max(start, stop)))
             post.append(slice(None, None, step) if step != 1 else slice(None))
         else:
             i = int(k)
-            if i < 0:
-                i += n
+            i = i + n if i < 0 else i
             if not 0 <= i < n:
                 raise IndexError(f"index {k} out of bounds for axis of size {n}")
             box.append((i, i + 1))
@@ -60,22 +83,39 @@ def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], l
 class LevelArray:
     """``shape``/``dtype``/``ndim``/``__getitem__`` over a ``ChunkSource``.
 
-    A box is read in one call (fast path); if that fails, it is read chunk by chunk so
-    that only the broken chunks are filled (with the fill value) and recorded in
-    ``failures``.
+    Chunk states for the inspector: ``state(index)`` is ``"loaded"``, ``"missing"``,
+    ``"failed"``, ``"in_flight"`` or ``"not_loaded"``; ``failures`` maps a chunk index to
+    the reason it could not be read.
     """
 
-    def __init__(self, source: ChunkSource, name: str = "") -> None:
+    def __init__(
+        self,
+        source: ChunkSource,
+        name: str = "",
+        cache: ChunkCache | None = None,
+        events: EventStream | None = None,
+    ) -> None:
         self.source = source
         self.name = name
         self.shape = tuple(source.shape)
         self.dtype = source.dtype
         self.ndim = len(self.shape)
-        self.failures: dict[tuple[int, ...], str] = {}
+        self.cache = CACHE if cache is None else cache
+        self.events = EVENTS if events is None else events
+        self.failures: dict[Index, str] = {}
+        # cache keys use a token, not id(): ids are reused once an object is collected
+        self._token = next(_TOKENS)
+        self._in_flight: set[Index] = set()
         self._lock = threading.Lock()
+        self._fast = bool(getattr(source, "has_fast_path", False))
+        root = getattr(source, "_root", None)
+        self._batch = _REMOTE_BATCH if getattr(root, "is_remote", False) else _LOCAL_BATCH
 
     def __len__(self) -> int:
         return self.shape[0] if self.shape else 0
+
+    def __repr__(self) -> str:
+        return f"LevelArray({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[...]
@@ -85,20 +125,56 @@ class LevelArray:
         box, post = _normalise(key, self.shape)
         return self.read_box(box)[tuple(post)]
 
-    def read_box(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
-        if any(b <= a for a, b in box):
-            return np.empty(tuple(max(0, b - a) for a, b in box), dtype=self.dtype)
-        nbytes = math.prod(b - a for a, b in box) * max(1, self.dtype.itemsize)
+    # -- states ---------------------------------------------------------------------------
+    def _ckey(self, idx: Index) -> tuple[int, Index]:
+        return (self._token, idx)
+
+    def state(self, idx: Index) -> str:
+        idx = tuple(idx)
+        if idx in self._in_flight:
+            return "in_flight"
+        if idx in self.failures:
+            return "failed"
+        hit = self.cache.peek(self._ckey(idx))
+        if hit is None:
+            return "not_loaded"
+        return "missing" if hit is MISSING else "loaded"
+
+    # -- reading --------------------------------------------------------------------------
+    def read_box(self, box: Box) -> np.ndarray:
+        shape = tuple(max(0, b - a) for a, b in box)
+        if 0 in shape:
+            return np.empty(shape, dtype=self.dtype)
+        nbytes = math.prod(shape) * max(1, self.dtype.itemsize)
         if nbytes > MAX_READ_BYTES:
             raise ChunkviewError(
                 f"refusing to read {nbytes / 2**30:.1f} GiB at once from {self.name} "
                 f"(limit {MAX_READ_BYTES / 2**30:.1f} GiB): read a smaller region"
             )
-        try:
-            return self.source.read(box)
-        except Exception as e:  # isolate the bad chunk(s) below
-            log.debug("read of %s in %s failed (%s); retrying chunk by chunk", box, self.name, e)
-        return self._read_by_chunk(box)
+        out = self._fill_block(shape)
+        grid = self.source.grid
+        todo: list[Index] = []
+        for idx in grid.chunks_in_box(box):
+            hit = self.cache.get(self._ckey(idx))
+            if hit is None:
+                todo.append(idx)
+                continue
+            if self.events.active:
+                self.events.emit(ChunkEvent("cache_hit", self.name, idx))
+            if hit is not MISSING:
+                self._paste(out, box, idx, hit)
+        if todo:
+            load = self._load_fast if self._fast else self._load_slow
+            batches = [todo[i : i + self._batch] for i in range(0, len(todo), self._batch)]
+            if len(batches) == 1:
+                results = [load(batches[0])]
+            else:
+                results = list(_pool().map(load, batches))
+            for batch in results:
+                for idx, chunk in batch:
+                    if chunk is not None:
+                        self._paste(out, box, idx, chunk)
+        return out
 
     def _fill_block(self, shape: tuple[int, ...]) -> np.ndarray:
         out = np.empty(shape, dtype=self.dtype)
@@ -109,19 +185,97 @@ class LevelArray:
             out[...] = np.zeros((), dtype=self.dtype)
         return out
 
-    def _read_by_chunk(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
-        out = self._fill_block(tuple(b - a for a, b in box))
+    def _paste(self, out: np.ndarray, box: Box, idx: Index, chunk: np.ndarray) -> None:
+        """Copy the part of ``chunk`` (the whole chunk ``idx``, or its box clipped to
+        the array for slow-path reads) that lies in ``box`` into ``out``."""
         grid = self.source.grid
-        for idx in grid.chunks_in_box(box):
-            cbox = grid.chunk_box(idx)
-            inter = [(max(a, ca), min(b, cb)) for (a, b), (ca, cb) in zip(box, cbox, strict=True)]
-            try:
-                block = self.source.read(inter)
-            except Exception as e:
-                reason = f"{type(e).__name__}: {e}"
-                with self._lock:
-                    self.failures[idx] = reason
-                log.warning("chunk %s of %s could not be read: %s", idx, self.name, reason)
+        cbox = grid.chunk_box(idx)
+        dst, src = [], []
+        for (a, b), (ca, cb) in zip(box, cbox, strict=True):
+            lo, hi = max(a, ca), min(b, cb)
+            dst.append(slice(lo - a, hi - a))
+            src.append(slice(lo - ca, hi - ca))
+        out[tuple(dst)] = chunk[tuple(src)]
+
+    def _begin(self, batch: Iterable[Index]) -> float:
+        with self._lock:
+            self._in_flight.update(batch)
+        if self.events.active:
+            for idx in batch:
+                self.events.emit(ChunkEvent("requested", self.name, idx, self.source.chunk_key(idx)))
+        return time.perf_counter()
+
+    def _finish(self, idx: Index, chunk: Any, t0: float, fetch_s: float, nbytes: int | None) -> Any:
+        """Cache, record and report one chunk; returns the array to paste (or None)."""
+        ms = (time.perf_counter() - t0) * 1e3
+        with self._lock:
+            self._in_flight.discard(idx)
+        if isinstance(chunk, BaseException):
+            reason = f"{type(chunk).__name__}: {chunk}"
+            with self._lock:
+                self.failures[idx] = reason
+            log.warning("chunk %s of %s could not be read: %s", idx, self.name, reason)
+            if self.events.active:
+                self.events.emit(ChunkEvent("failed", self.name, idx, self.source.chunk_key(idx),
+                                            ms=ms, reason=reason))
+            return None
+        with self._lock:
+            self.failures.pop(idx, None)
+        if chunk is MISSING:
+            self.cache.put(self._ckey(idx), MISSING)
+            if self.events.active:
+                self.events.emit(ChunkEvent("missing", self.name, idx, self.source.chunk_key(idx),
+                                            ms=ms, fetch_ms=fetch_s * 1e3))
+            return None
+        self.cache.put(self._ckey(idx), chunk)
+        if self.events.active:
+            self.events.emit(ChunkEvent(
+                "done", self.name, idx, self.source.chunk_key(idx),
+                nbytes_stored=nbytes if nbytes is not None else chunk.nbytes,
+                nbytes_decoded=chunk.nbytes, ms=ms, fetch_ms=fetch_s * 1e3,
+            ))
+        return chunk
+
+    def _load_fast(self, batch: list[Index]) -> list[tuple[Index, Any]]:
+        """Fetch the batch's stored bytes together, then decode each chunk."""
+        t0 = self._begin(batch)
+        src: Any = self.source
+        try:
+            raws = src.fetch(batch)
+        except Exception as e:  # the whole fetch failed (server error, ...)
+            return [(idx, self._finish(idx, e, t0, 0.0, None)) for idx in batch]
+        fetch_s = time.perf_counter() - t0
+        out = []
+        for idx, raw in zip(batch, raws, strict=True):
+            if raw is None:
+                out.append((idx, self._finish(idx, MISSING, t0, fetch_s, None)))
                 continue
-            out[tuple(slice(lo - a, hi - a) for (lo, hi), (a, _) in zip(inter, box, strict=True))] = block
+            try:
+                chunk: Any = src.decode(idx, raw)
+            except Exception as e:
+                chunk = e
+            out.append((idx, self._finish(idx, chunk, t0, fetch_s, len(raw))))
+        return out
+
+    def _load_slow(self, batch: list[Index]) -> list[tuple[Index, Any]]:
+        """Sources without a fast path: read each chunk's box through the source."""
+        out = []
+        grid = self.source.grid
+        for idx in batch:
+            t0 = self._begin([idx])
+            try:
+                chunk: Any = np.asarray(self.source.read(grid.chunk_box(idx)))
+                chunk = self._pad(idx, chunk)
+            except Exception as e:
+                chunk = e
+            out.append((idx, self._finish(idx, chunk, t0, 0.0, None)))
+        return out
+
+    def _pad(self, idx: Index, block: np.ndarray) -> np.ndarray:
+        """Edge chunks read through ``source.read`` are clipped; cache full chunks."""
+        full = self.source.grid.chunk_shape
+        if block.shape == full:
+            return block
+        out = self._fill_block(full)
+        out[tuple(slice(0, s) for s in block.shape)] = block
         return out

@@ -1,0 +1,95 @@
+"""One bounded cache of decoded chunks, shared by every level of every layer."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+#: Stands for a chunk that is not stored (reads as the fill value).
+MISSING = object()
+_MISSING_COST = 64
+
+
+def _default_size() -> int:
+    env = os.environ.get("CHUNKVIEW_CACHE_MB")
+    if env:
+        return int(float(env) * 2**20)
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 8 << 30
+    return int(min(2 << 30, max(256 << 20, ram // 8)))
+
+
+class ChunkCache:
+    """LRU by bytes. Values are read-only arrays (or ``MISSING``)."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = _default_size() if max_bytes is None else int(max_bytes)
+        self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = 0
+        self.hits = self.misses = self.evictions = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def peek(self, key: Hashable) -> Any | None:
+        """Like ``get`` without counting or touching the LRU order."""
+        with self._lock:
+            item = self._data.get(key)
+        return None if item is None else item[0]
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._data
+
+    def put(self, key: Hashable, value: Any) -> None:
+        cost = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST
+        if cost > self.max_bytes:
+            return
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            value.flags.writeable = False
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[1]
+            self._data[key] = (value, cost)
+            self.nbytes += cost
+            while self.nbytes > self.max_bytes and self._data:
+                _, (_, c) = self._data.popitem(last=False)
+                self.nbytes -= c
+                self.evictions += 1
+
+    def resize(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = int(max_bytes)
+            while self.nbytes > self.max_bytes and self._data:
+                _, (_, c) = self._data.popitem(last=False)
+                self.nbytes -= c
+                self.evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.nbytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+#: The cache every level shares (size: ``CHUNKVIEW_CACHE_MB`` or an eighth of the RAM,
+#: between 256 MiB and 2 GiB). Resize with ``CACHE.resize(nbytes)``.
+CACHE = ChunkCache()
