@@ -10,11 +10,13 @@ from ..model import MetadataError, NotRecognisedError, Pyramid
 from ._base import FormatAdapter, Node
 from ._store import StoreRoot, open_root
 from .conventions import CONVENTIONS
+from .n5 import N5
 from .zarr_v2 import ZarrV2
 from .zarr_v3 import ZarrV3
+from .zarrita_draft import ZarritaDraft
 
 #: Tried in order; the first whose ``sniff`` says yes opens the root node.
-ADAPTERS: tuple[FormatAdapter, ...] = (ZarrV3(), ZarrV2())
+ADAPTERS: tuple[FormatAdapter, ...] = (ZarrV3(), ZarritaDraft(), ZarrV2(), N5())
 
 
 def sniff(root: StoreRoot, path: str = "") -> FormatAdapter | None:
@@ -24,9 +26,13 @@ def sniff(root: StoreRoot, path: str = "") -> FormatAdapter | None:
     return None
 
 
-def open_node(uri: str | os.PathLike[str], **storage_options: Any) -> Node:
-    """The root node of ``uri`` (a group or an array), read-only."""
-    root, inner = open_root(uri, **storage_options)
+def open_node(uri: str | os.PathLike[str] | StoreRoot, **storage_options: Any) -> Node:
+    """The root node of ``uri`` (a group or an array), read-only. ``uri`` may be an
+    already opened ``StoreRoot`` (to listen to its reads)."""
+    if isinstance(uri, StoreRoot):
+        root, inner = uri, ""
+    else:
+        root, inner = open_root(uri, **storage_options)
     adapter = sniff(root, inner)
     if adapter is None:
         raise NotRecognisedError(f"{root.describe(inner)}: not an N5 or Zarr dataset")
@@ -48,5 +54,5 @@ def pyramid_from_node(node: Node) -> Pyramid:
     )
 
 
-def read_pyramid(uri: str | os.PathLike[str], **storage_options: Any) -> Pyramid:
+def read_pyramid(uri: str | os.PathLike[str] | StoreRoot, **storage_options: Any) -> Pyramid:
     return pyramid_from_node(open_node(uri, **storage_options))

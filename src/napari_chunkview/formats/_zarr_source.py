@@ -93,7 +93,9 @@ class ZarrSource:
         self._grid = ChunkGrid(
             tuple(array.shape), tuple(array.chunks), tuple(shards) if shards else None
         )
-        self._dtype = np.dtype(array.dtype)
+        # native byte order for napari/vispy; decoders and ``read`` convert
+        dtype = np.dtype(array.dtype)
+        self._dtype = dtype.newbyteorder("=") if dtype.byteorder in "<>" else dtype
         self._root: StoreRoot | None = getattr(array.store_path.store, "_owner", None)
         self._sharding: _Sharding | None = None
         self._decoder = self._make_decoder()
@@ -139,7 +141,8 @@ class ZarrSource:
 
     def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         sel = tuple(slice(a, b) for a, b in box)
-        return np.asarray(self._array[sel] if sel else self._array[()])
+        out = np.asarray(self._array[sel] if sel else self._array[()])
+        return out.astype(self._dtype, copy=False) if out.dtype != self._dtype else out
 
     def chunk_key(self, index: Sequence[int]) -> str:
         unit = self._grid.shard_shape
