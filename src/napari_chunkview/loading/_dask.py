@@ -11,6 +11,7 @@ import numpy as np
 
 from ..model import ChunkGrid, Pyramid
 from ._level_array import LevelArray
+from ._virtual import virtual_levels
 
 #: Grow dask chunks of tiny storage chunks up to about this many bytes.
 TARGET_TASK_BYTES = 8 * 1024 * 1024
@@ -49,10 +50,15 @@ def as_dask(array: LevelArray) -> Any:
 
 
 def attach(pyramid: Pyramid) -> Pyramid:
-    """The same pyramid with ``Level.data`` set to a dask array on each level (labels too)."""
+    """The same pyramid with ``Level.array`` (napari's read path) and ``Level.data`` (a
+    dask array over it) on each level, labels too, plus virtual coarse levels when the
+    coarsest stored level is still huge."""
     levels = []
-    for lv in pyramid.levels:
-        array = LevelArray(lv.source, name=f"{pyramid.name}/{lv.path}")
+    for lv in (*pyramid.levels, *virtual_levels(pyramid)):
+        name = f"{pyramid.name}/{lv.path}"
+        if lv.virtual:
+            name += f"@{max(getattr(lv.source, 'factors', (1,)))}x"
+        array = LevelArray(lv.source, name=name)
         levels.append(replace(lv, array=array, data=as_dask(array)))
     labels = tuple(attach(lab) for lab in pyramid.labels)
     return replace(pyramid, levels=tuple(levels), labels=labels)

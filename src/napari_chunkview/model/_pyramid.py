@@ -56,6 +56,8 @@ class Level:
     scale: tuple[float, ...]
     translation: tuple[float, ...]
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: non-empty for a level computed on the fly (not stored): says how it is derived
+    virtual: str = ""
     data: Any = None  # dask array over ``array``, attached by the loading layer
     #: the array-like napari reads (slices exactly the chunks in view), set by loading
     array: Any = None
@@ -140,6 +142,11 @@ class Pyramid:
 
     def with_levels(self, levels: tuple[Level, ...]) -> Pyramid:
         return replace(self, levels=levels)
+
+    @property
+    def stored_levels(self) -> tuple[Level, ...]:
+        """The levels that exist in the store (without virtual ones)."""
+        return tuple(lv for lv in self.levels if not lv.virtual)
 
     def walk(self) -> tuple[Pyramid, ...]:
         """This pyramid and its labels, depth first."""
