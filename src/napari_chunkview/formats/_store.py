@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,6 +258,35 @@ class StoreRoot:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def size(self, key: str) -> int | None:
+        """Stored size of ``key`` (a real store key), ``None`` when it does not exist."""
+        try:
+            return int(sync(self._base.getsize(key)))
+        except (FileNotFoundError, KeyError, OSError):
+            return None
+
+    def iter_sizes(self, prefix: str) -> Iterator[tuple[str, int]] | None:
+        """(key, stored size) of every key under ``prefix`` (recursive), ``None`` when
+        this store cannot list (plain HTTP)."""
+        prefix = prefix.strip("/")
+        base = self._base
+        if self._local_root is not None:
+            return _walk_local(self._local_root, prefix)
+        if type(base).__name__ == "ZipStore":
+            if not base._is_open:
+                base._sync_open()
+            zf = base._zf
+            head = f"{prefix}/" if prefix else ""
+            return ((i.filename, i.file_size) for i in zf.infolist()
+                    if i.filename.startswith(head) and not i.is_dir())
+        fs, path = getattr(base, "fs", None), getattr(base, "path", None)
+        if fs is None or path is None or not base.supports_listing or self.uri.startswith("http"):
+            return None
+        full = f"{path.rstrip('/')}/{prefix}" if prefix else path
+        found = sync(fs._find(full, detail=True)) if fs.async_impl else fs.find(full, detail=True)
+        strip = len(path.rstrip("/")) + 1
+        return ((k[strip:], int(v.get("size") or 0)) for k, v in found.items())
+
     def describe(self, key: str) -> str:
         return f"{self.uri.rstrip('/')}/{key}" if key else self.uri
 
@@ -266,6 +295,22 @@ class StoreRoot:
             self._base.close()
         except Exception:  # closing is best effort
             pass
+
+
+def _walk_local(root: str, prefix: str) -> Iterator[tuple[str, int]]:
+    top = os.path.join(root, prefix) if prefix else root
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+            elif e.is_file(follow_symlinks=False):
+                yield os.path.relpath(e.path, root).replace(os.sep, "/"), e.stat().st_size
 
 
 def _clip(raw: bytes | None, rng: ByteRequest | None) -> bytes | None:

@@ -180,6 +180,19 @@ class ZarrSource:
             out[n] = raw
         return out
 
+    def shard_index(self, shard: tuple[int, ...]) -> np.ndarray | None:
+        """The index of shard ``shard`` (``(*chunks_per_shard, 2)`` of offset, nbytes),
+        ``None`` when the shard is not stored."""
+        sh = self._sharding
+        if sh is None or self._root is None:
+            raise ValueError("not a sharded array with a readable index")
+        key = self._key_fn(tuple(shard))
+        known, index = sh.cached_index(key)
+        if not known:
+            index = sh.parse_index(self._root.fetch([(key, sh.index_request())])[0])
+            sh.remember(key, index)
+        return index
+
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""
         assert self._decoder is not None
