@@ -137,6 +137,8 @@ def _mend(root: StoreRoot, path: str, doc: dict[str, Any]) -> tuple[dict[str, An
     if isinstance(dtype, str) and dtype[1:2] in ("S", "U") and doc.get("fill_value") == 0:
         doc["fill_value"] = "" if dtype[1] == "U" else None
         notes.append("fill_value 0 on a string dtype read as empty")
+    if doc.get("filters") == []:
+        doc["filters"] = None  # zarr-python 3 warns on an empty list; same meaning
     comp = doc.get("compressor")
     if isinstance(comp, Mapping) and comp.get("id") == "gzip":
         doc["compressor"] = {"id": "chunkview.gzip_or_zlib", "level": comp.get("level", -1)}
@@ -190,6 +192,14 @@ class ManualV2Source:
 
     def chunk_key(self, index: Sequence[int]) -> str:
         return self._key_fn(tuple(index))
+
+    has_fast_path = True
+
+    def fetch(self, indices: Sequence[tuple[int, ...]]) -> list[bytes | None]:
+        return self._root.fetch([(self._key_fn(tuple(i)), None) for i in indices])
+
+    def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
+        return self._decode(raw)
 
     def _decode(self, raw: bytes) -> np.ndarray:
         data: Any = self._compressor.decode(raw) if self._compressor else raw

@@ -9,11 +9,12 @@ from ._errors import (
     UnsafePathError,
     UnsupportedError,
 )
-from ._pyramid import Axis, Channel, Level, Provenance, Pyramid
+from ._pyramid import Axis, AxisType, Channel, Level, Provenance, Pyramid
 from ._source import ChunkSource
 
 __all__ = [
     "Axis",
+    "AxisType",
     "Channel",
     "ChunkGrid",
     "ChunkSource",
