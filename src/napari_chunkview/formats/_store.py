@@ -136,6 +136,7 @@ class StoreRoot:
         self._base = base
         self._maps: dict[str, KeyMapper] = {}
         self._listeners: list[ReadListener] = []
+        self._json: dict[str, dict[str, Any] | None] = {}
         self._lock = threading.Lock()
         self.is_remote = uri.startswith(REMOTE_SCHEMES)
         root = getattr(base, "root", None)
@@ -186,7 +187,19 @@ class StoreRoot:
 
     def get_json(self, key: str) -> dict[str, Any] | None:
         """The JSON object at ``key``, ``None`` when absent; ``MetadataError`` when it is
-        not a JSON object."""
+        not a JSON object. Remembered (absent ones too): conventions probe the same
+        metadata files several times during one open, and remote probes cost a request."""
+        with self._lock:
+            if key in self._json:
+                return self._json[key]
+        doc = self._load_json(key)
+        with self._lock:
+            if len(self._json) >= 4096:
+                self._json.clear()
+            self._json[key] = doc
+        return doc
+
+    def _load_json(self, key: str) -> dict[str, Any] | None:
         raw = self.get_bytes(key)
         if raw is None:
             return None
