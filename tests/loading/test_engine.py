@@ -96,8 +96,8 @@ def test_stats_follow_the_stream(sparse: tuple[Path, np.ndarray]) -> None:
     stats = LoadStats()
     stream.subscribe(stats)
     la = _level(path, ChunkCache(1 << 20), stream)
-    la[:, :]
-    la[:4, :4]
+    np.asarray(la[:, :])
+    np.asarray(la[:4, :4])
     snap = stats.snapshot()
     assert snap["requested"] == 36 and snap["done"] == 34
     assert snap["missing"] == 1 and snap["failed"] == 1
@@ -144,3 +144,22 @@ def test_sharded_inner_chunks_are_read_one_by_one(tmp_path: Path) -> None:
     assert states == {(2, 2): "done", (2, 3): "missing", (3, 2): "missing", (3, 3): "missing"}
     np.testing.assert_array_equal(la[:, :], expected)
     assert all(e.key.startswith("c/") for e in events if e.key)
+
+
+def test_slicing_is_lazy_and_composes(sparse: tuple[Path, np.ndarray]) -> None:
+    path, expected = sparse
+    events: list[ChunkEvent] = []
+    stream = EventStream()
+    stream.subscribe(events.append)
+    la = _level(path, ChunkCache(1 << 20), stream)
+    view = la[3:20, 5:23]
+    assert view.shape == (17, 18) and events == []  # nothing read yet
+    plane = view[4]  # row 7 of the level
+    assert plane.shape == (18,) and plane.ndim == 1
+    sub = plane[2:6]
+    np.testing.assert_array_equal(np.asarray(sub), expected[7, 7:11])
+    assert sorted(e.index for e in events if e.kind == "done") == [(1, 1), (1, 2)] or sorted(
+        e.index for e in events if e.kind in ("done", "missing")
+    ) == [(1, 1), (1, 2)]
+    np.testing.assert_array_equal(np.asarray(la[::5, 2]), expected[::5, 2])  # steps read at once
+    assert int(np.asarray(la[7, 9])) == expected[7, 9]

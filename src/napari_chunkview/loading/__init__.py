@@ -3,7 +3,7 @@
 from ._cache import CACHE, MISSING, ChunkCache
 from ._dask import as_dask, attach, dask_chunks
 from ._events import EVENTS, ChunkEvent, EventStream, LoadStats
-from ._level_array import LevelArray
+from ._level_array import LevelArray, LevelView
 
 __all__ = [
     "CACHE",
@@ -13,6 +13,7 @@ __all__ = [
     "ChunkEvent",
     "EventStream",
     "LevelArray",
+    "LevelView",
     "LoadStats",
     "as_dask",
     "attach",

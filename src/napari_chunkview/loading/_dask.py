@@ -43,7 +43,7 @@ def as_dask(array: LevelArray) -> Any:
         chunks=chunks,
         name=f"chunkview-{array.name}-{id(array):x}",
         inline_array=True,
-        asarray=False,
+        asarray=True,
         fancy=False,
         meta=np.empty((0,) * array.ndim, dtype=array.dtype),
     )

@@ -100,6 +100,7 @@ class LevelArray:
         self.shape = tuple(source.shape)
         self.dtype = source.dtype
         self.ndim = len(self.shape)
+        self.size = math.prod(self.shape)
         self.cache = CACHE if cache is None else cache
         self.events = EVENTS if events is None else events
         self.failures: dict[Index, str] = {}
@@ -118,12 +119,18 @@ class LevelArray:
         return f"LevelArray({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self[...]
+        out = self.read_box([(0, n) for n in self.shape])
         return out.astype(dtype) if dtype is not None else out
 
-    def __getitem__(self, key: Any) -> np.ndarray:
+    def __getitem__(self, key: Any) -> Any:
+        """Basic indexing is lazy: it returns a ``LevelView`` (nothing is read until
+        ``np.asarray``); a stepped slice reads at once."""
         box, post = _normalise(key, self.shape)
-        return self.read_box(box)[tuple(post)]
+        if any(isinstance(p, slice) and p.step not in (None, 1) for p in post) or not any(
+            isinstance(p, slice) for p in post
+        ):  # stepped slices and single elements are read at once
+            return self.read_box(box)[tuple(post)]
+        return LevelView(self, box, tuple(isinstance(p, slice) for p in post))
 
     # -- states ---------------------------------------------------------------------------
     def _ckey(self, idx: Index) -> tuple[int, Index]:
@@ -279,3 +286,45 @@ class LevelArray:
         out = self._fill_block(full)
         out[tuple(slice(0, s) for s in block.shape)] = block
         return out
+
+
+class LevelView:
+    """A lazy box of a ``LevelArray``: ``shape``/``dtype``/``ndim``, further basic
+    slicing, and ``np.asarray(view)`` to read exactly the chunks it covers."""
+
+    def __init__(self, base: LevelArray, box: Box, keep: tuple[bool, ...]) -> None:
+        self.base = base
+        self.box = tuple(box)
+        self.keep = keep
+        self.shape = tuple(b - a for (a, b), k in zip(self.box, keep, strict=True) if k)
+        self.dtype = base.dtype
+        self.ndim = len(self.shape)
+        self.size = math.prod(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    def __repr__(self) -> str:
+        return f"LevelView({self.base.name!r}, box={self.box}, shape={self.shape})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.base.read_box(self.box)
+        out = out[tuple(slice(None) if k else 0 for k in self.keep)]
+        return out.astype(dtype) if dtype is not None else out
+
+    def __getitem__(self, key: Any) -> Any:
+        sub, post = _normalise(key, self.shape)
+        if any(isinstance(p, slice) and p.step not in (None, 1) for p in post):
+            return np.asarray(self)[key]
+        box, keep, it = [], [], iter(zip(sub, post, strict=True))
+        for (a, b), k in zip(self.box, self.keep, strict=True):
+            if not k:
+                box.append((a, b))
+                keep.append(False)
+                continue
+            (sa, sb), p = next(it)
+            box.append((a + sa, a + sb))
+            keep.append(isinstance(p, slice))
+        if not any(keep):
+            return np.asarray(LevelView(self.base, box, tuple(keep)))[()]
+        return LevelView(self.base, box, tuple(keep))
