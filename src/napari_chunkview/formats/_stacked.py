@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ..model import ChunkGrid, ChunkSource, Level
+from ..model import ChunkGrid, ChunkSource, GridSource, Level
 
 
-class StackedSource:
+class StackedSource(GridSource):
     """``sources`` (flattened in C order over ``lead_shape``) stacked as one array."""
 
     def __init__(self, sources: Sequence[ChunkSource], lead_shape: Sequence[int]) -> None:
@@ -54,20 +54,34 @@ class StackedSource:
         return self._sources
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._grid.shape
-
-    @property
     def dtype(self) -> np.dtype[Any]:
         return self._sources[0].dtype
 
     @property
-    def grid(self) -> ChunkGrid:
-        return self._grid
-
-    @property
     def fill_value(self) -> Any:
         return self._sources[0].fill_value
+
+    @property
+    def has_fast_path(self) -> bool:
+        return all(getattr(s, "has_fast_path", False) for s in self._sources)
+
+    def fetch(self, indices: Sequence[tuple[int, ...]]) -> list[bytes | None]:
+        """Stored bytes of each chunk, fetched from each stacked array in one call."""
+        k = len(self._lead)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for n, idx in enumerate(indices):
+            groups.setdefault(tuple(idx[:k]), []).append(n)
+        out: list[bytes | None] = [None] * len(indices)
+        for lead, ns in groups.items():
+            src: Any = self.source_at(lead)
+            for n, raw in zip(ns, src.fetch([tuple(indices[n][k:]) for n in ns]), strict=True):
+                out[n] = raw
+        return out
+
+    def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
+        k = len(self._lead)
+        src: Any = self.source_at(index[:k])
+        return src.decode(tuple(index[k:]), raw).reshape((1,) * k + self._grid.chunk_shape[k:])
 
     def source_at(self, lead_index: Sequence[int]) -> ChunkSource:
         """The source at ``lead_index`` (one index per leading axis)."""

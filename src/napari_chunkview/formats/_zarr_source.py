@@ -23,7 +23,7 @@ from zarr.core.array import Array, AsyncArray
 from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
-from ..model import ChunkGrid
+from ..model import ChunkGrid, GridSource
 from ._decode import Decoder, v2_decoder, v3_chain_decoder
 from ._store import StoreRoot
 
@@ -82,7 +82,7 @@ class _Sharding:
                 self._cache.popitem(last=False)
 
 
-class ZarrSource:
+class ZarrSource(GridSource):
     """Reads an array through zarr-python; ``key_fn`` maps a storage-unit index (a shard's
     for sharded arrays) to its store key."""
 
@@ -118,18 +118,6 @@ class ZarrSource:
     @property
     def array(self) -> zarr.Array:
         return self._array
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._grid.shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self._dtype
-
-    @property
-    def grid(self) -> ChunkGrid:
-        return self._grid
 
     @property
     def fill_value(self) -> Any:

@@ -23,7 +23,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from numcodecs.errors import UnknownCodecError as NumcodecsUnknownCodec
 from zarr.errors import UnknownCodecError as ZarrUnknownCodec
 
-from ..model import ChunkGrid, CodecInfo, MetadataError
+from ..model import ChunkGrid, CodecInfo, GridSource, MetadataError
 from . import _extra_codecs  # noqa: F401  (registers chunkview.* codecs)
 from ._base import ArrayInfo, Node
 from ._errors import parse_with, translate
@@ -153,7 +153,7 @@ def _parse_fill(value: Any, dtype: np.dtype[Any]) -> Any:
     return value
 
 
-class ManualV2Source:
+class ManualV2Source(GridSource):
     """Reads a zarr v2 array chunk by chunk with numcodecs, for arrays zarr-python 3 refuses.
 
     Written by hand because no maintained library reads these (zarr-python 3 has no
@@ -173,22 +173,6 @@ class ManualV2Source:
         self._filters = [numcodecs.get_codec(dict(f)) for f in doc.get("filters") or ()]
         if self._dtype == object and not self._filters:
             raise ValueError("an object array needs an object codec among its filters")
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._grid.shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self._dtype
-
-    @property
-    def grid(self) -> ChunkGrid:
-        return self._grid
-
-    @property
-    def fill_value(self) -> Any:
-        return self._fill
 
     def chunk_key(self, index: Sequence[int]) -> str:
         return self._key_fn(tuple(index))
@@ -225,12 +209,6 @@ class ManualV2Source:
             raw = self._root.get_bytes(self._key_fn(idx))
             if raw is None:
                 continue
-            chunk = self._decode(raw)
-            cbox = self._grid.chunk_box(idx)
-            dst, src = [], []
-            for (a, b), (ca, cb) in zip(box, cbox, strict=True):
-                lo, hi = max(a, ca), min(b, cb)
-                dst.append(slice(lo - a, hi - a))
-                src.append(slice(lo - ca, hi - ca))
-            out[tuple(dst)] = chunk[tuple(src)]
+            dst, src = self._grid.overlap(box, idx)
+            out[dst] = self._decode(raw)[src]
         return out

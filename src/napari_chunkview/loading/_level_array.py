@@ -193,16 +193,9 @@ class LevelArray:
         return out
 
     def _paste(self, out: np.ndarray, box: Box, idx: Index, chunk: np.ndarray) -> None:
-        """Copy the part of ``chunk`` (the whole chunk ``idx``, or its box clipped to
-        the array for slow-path reads) that lies in ``box`` into ``out``."""
-        grid = self.source.grid
-        cbox = grid.chunk_box(idx)
-        dst, src = [], []
-        for (a, b), (ca, cb) in zip(box, cbox, strict=True):
-            lo, hi = max(a, ca), min(b, cb)
-            dst.append(slice(lo - a, hi - a))
-            src.append(slice(lo - ca, hi - ca))
-        out[tuple(dst)] = chunk[tuple(src)]
+        """Copy the part of chunk ``idx`` (a full chunk) that lies in ``box`` into ``out``."""
+        dst, src = self.source.grid.overlap(box, idx)
+        out[dst] = chunk[src]
 
     def _begin(self, batch: Iterable[Index]) -> float:
         with self._lock:

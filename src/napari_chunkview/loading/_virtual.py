@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import ChunkGrid, ChunkSource, Level, Pyramid
+from ..model import ChunkGrid, ChunkSource, GridSource, Level, Pyramid
 
 #: Add virtual levels while the coarsest level's largest spatial side exceeds this.
 MAX_COARSEST_SIDE = 4096
@@ -24,7 +24,7 @@ MAX_COARSEST_SIDE = 4096
 TARGET_SIDE = 1024
 
 
-class StridedSource:
+class StridedSource(GridSource):
     """Every ``factors[i]``-th element of ``base`` along axis ``i`` (a ``ChunkSource``)."""
 
     def __init__(self, base: ChunkSource, factors: Sequence[int]) -> None:
@@ -36,18 +36,7 @@ class StridedSource:
             max(1, c // f) for c, f in zip(bgrid.chunk_shape, self.factors, strict=True)
         )
         self._grid = ChunkGrid(shape, chunks)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._grid.shape
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self.base.dtype
-
-    @property
-    def grid(self) -> ChunkGrid:
-        return self._grid
+        self._dtype = base.dtype
 
     @property
     def fill_value(self) -> Any:

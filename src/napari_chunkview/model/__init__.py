@@ -10,7 +10,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._pyramid import Axis, AxisType, Channel, Level, Provenance, Pyramid
-from ._source import ChunkSource
+from ._source import ChunkSource, GridSource
 
 __all__ = [
     "Axis",
@@ -20,6 +20,7 @@ __all__ = [
     "ChunkSource",
     "ChunkviewError",
     "CodecInfo",
+    "GridSource",
     "Level",
     "MetadataError",
     "NotRecognisedError",

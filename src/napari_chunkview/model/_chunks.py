@@ -58,6 +58,18 @@ class ChunkGrid:
             for i, c, s in zip(index, self.chunk_shape, self.shape, strict=True)
         )
 
+    def overlap(
+        self, box: Box, index: Sequence[int]
+    ) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+        """Where chunk ``index`` meets ``box``: (slices into a block holding ``box``,
+        slices into the full chunk)."""
+        dst, src = [], []
+        for (a, b), (ca, cb) in zip(box, self.chunk_box(index), strict=True):
+            lo, hi = max(a, ca), min(b, cb)
+            dst.append(slice(lo - a, hi - a))
+            src.append(slice(lo - ca, hi - ca))
+        return tuple(dst), tuple(src)
+
     def chunk_ranges(self, box: Box) -> tuple[range, ...]:
         """Per axis, the range of chunk indices that intersect ``box``."""
         out = []

@@ -40,3 +40,27 @@ class ChunkSource(Protocol):
         """The store key of chunk ``index`` (C order), relative to the store root.
         For a sharded array, the key of the shard holding that inner chunk."""
         ...
+
+
+class GridSource:
+    """The properties every source derives from ``_grid``, ``_dtype`` and ``_fill``."""
+
+    _grid: ChunkGrid
+    _dtype: np.dtype[Any]
+    _fill: Any = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._grid.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._dtype
+
+    @property
+    def grid(self) -> ChunkGrid:
+        return self._grid
+
+    @property
+    def fill_value(self) -> Any:
+        return self._fill
