@@ -1,0 +1,1 @@
+"""Benchmarks of napari-chunkview against its anchors (see benchmarks/README.md)."""
