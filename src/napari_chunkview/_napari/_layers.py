@@ -72,13 +72,20 @@ def _image(pyramid: Pyramid) -> LayerData:
             f"{pyramid.uri}: {pyramid.name} has dtype {pyramid.dtype}, which napari cannot show"
         )
     data, multiscale = _data(pyramid)
-    coarsest = pyramid.levels[-1]
+    # Virtual levels are computed from every stored chunk of the coarsest stored level:
+    # contrast samples a few chunks of that stored level instead.
+    coarsest = pyramid.stored_levels[-1]
     meta: dict[str, Any] = {"name": pyramid.name, "multiscale": multiscale, "rgb": False}
     c = pyramid.channel_axis
     n = pyramid.shape[c] if c is not None else 0
     if c is None or not 0 < n <= MAX_CHANNEL_LAYERS:
         meta.update(_geometry(pyramid))
-        meta["contrast_limits"] = contrast_limits(coarsest)[0]
+        window = pyramid.channels[0].window if len(pyramid.channels) == 1 else None
+        meta["contrast_limits"] = (
+            [float(window[0]), float(window[1])]
+            if window is not None and window[0] < window[1]
+            else contrast_limits(coarsest)[0]
+        )
         meta["metadata"] = {"pyramid": pyramid}
         return data, meta, "image"
 
