@@ -52,6 +52,11 @@ class ChunkCache:
             item = self._data.get(key)
         return None if item is None else item[0]
 
+    def items(self) -> list[tuple[Hashable, Any]]:
+        """A snapshot of the (key, value) pairs, without touching the LRU order."""
+        with self._lock:
+            return [(k, v[0]) for k, v in self._data.items()]
+
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._data
