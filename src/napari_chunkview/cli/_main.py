@@ -14,9 +14,9 @@ from types import ModuleType
 
 from .. import __version__
 from ..model import ChunkviewError
-from . import _view
+from . import _info, _qc, _view
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (_view,)
+SUBCOMMANDS: tuple[ModuleType, ...] = (_info, _qc, _view)
 
 
 def build_parser() -> argparse.ArgumentParser:

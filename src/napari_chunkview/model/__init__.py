@@ -9,10 +9,12 @@ from ._errors import (
     UnsafePathError,
     UnsupportedError,
 )
+from ._findings import SEVERITIES, Finding, Location, Severity, ranked
 from ._pyramid import Axis, AxisType, Channel, Level, Provenance, Pyramid
 from ._source import ChunkSource, GridSource
 
 __all__ = [
+    "SEVERITIES",
     "Axis",
     "AxisType",
     "Channel",
@@ -20,14 +22,18 @@ __all__ = [
     "ChunkSource",
     "ChunkviewError",
     "CodecInfo",
+    "Finding",
     "GridSource",
     "Level",
+    "Location",
     "MetadataError",
     "NotRecognisedError",
     "Provenance",
     "Pyramid",
+    "Severity",
     "UnsafePathError",
     "UnsupportedError",
     "describe_chain",
     "full_box",
+    "ranked",
 ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,9 @@ class StorageFigures:
     stored: frozenset[tuple[int, ...]] | None = None
     #: stored size of each enumerated chunk (bytes), for size distributions
     sizes: tuple[int, ...] = ()
+    #: storage units (shards) that are stored but whose index could not be read, with
+    #: the reason; their chunks are not in ``stored`` (the QC scan reports them)
+    unreadable: Mapping[tuple[int, ...], str] = field(default_factory=dict)
 
     @property
     def missing_chunks(self) -> int:
@@ -126,12 +129,18 @@ def _sharded(
     per = tuple(s // c for s, c in zip(grid.read_unit, grid.chunk_shape, strict=True))
     stored: set[tuple[int, ...]] = set()
     sizes: list[int] = []
+    unreadable: dict[tuple[int, ...], str] = {}
     for n, sidx in enumerate(sorted(shards)):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        index = src.shard_index(sidx)
-        if progress is not None:
-            progress(n + 1, len(shards))
+        try:
+            index = src.shard_index(sidx)
+        except Exception as e:  # a corrupt index must not stop the count
+            unreadable[sidx] = f"{type(e).__name__}: {e}"
+            continue
+        finally:
+            if progress is not None:
+                progress(n + 1, len(shards))
         if index is None:
             continue
         nbytes = index[..., 1]
@@ -143,7 +152,7 @@ def _sharded(
                 sizes.append(int(nbytes[tuple(pos)]))
     return StorageFigures(
         grid.n_chunks, len(stored), sum(sizes), level.logical_nbytes,
-        "listing + shard indexes", True, frozenset(stored), tuple(sizes),
+        "listing + shard indexes", True, frozenset(stored), tuple(sizes), unreadable,
     )
 
 
