@@ -18,6 +18,22 @@ from .model import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # ``view`` needs anywidget (the ``jupyter`` extra): import it on first use only, so
+    # ``import napari_chunkview`` stays light
+    if name == "view":
+        from .notebook import view
+
+        return view
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "view"])
+
+
+# ``view`` is not in ``__all__``: a star import must not need the optional extra
 __all__ = [
     "Axis",
     "Channel",
