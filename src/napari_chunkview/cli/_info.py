@@ -45,18 +45,7 @@ def _mb(n: float) -> str:
 
 
 def storage_dict(st: StorageFigures | None) -> dict[str, Any] | None:
-    if st is None:
-        return None
-    return {
-        "method": st.method,
-        "exact": st.exact,
-        "n_chunks": st.n_chunks,
-        "stored_chunks": st.stored_chunks,
-        "missing_chunks": st.missing_chunks,
-        "stored_bytes": st.stored_bytes,
-        "logical_bytes": st.logical_bytes,
-        "ratio": st.ratio,
-    }
+    return None if st is None else st.to_dict()
 
 
 def _level_dict(i: int, lv: Level, st: StorageFigures | None) -> dict[str, Any]:

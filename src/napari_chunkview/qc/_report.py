@@ -44,19 +44,7 @@ class LevelReport:
     states: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        st = self.storage
-        storage = None
-        if st is not None:
-            storage = {
-                "method": st.method,
-                "exact": st.exact,
-                "n_chunks": st.n_chunks,
-                "stored_chunks": st.stored_chunks,
-                "missing_chunks": st.missing_chunks,
-                "stored_bytes": st.stored_bytes,
-                "logical_bytes": st.logical_bytes,
-                "ratio": st.ratio,
-            }
+        storage = None if self.storage is None else self.storage.to_dict()
         return {
             "image": self.image,
             "kind": self.kind,

@@ -44,6 +44,19 @@ class StorageFigures:
     #: the reason; their chunks are not in ``stored`` (the QC scan reports them)
     unreadable: Mapping[tuple[int, ...], str] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready data (the ``storage`` object of the QC report)."""
+        return {
+            "method": self.method,
+            "exact": self.exact,
+            "n_chunks": self.n_chunks,
+            "stored_chunks": self.stored_chunks,
+            "missing_chunks": self.missing_chunks,
+            "stored_bytes": self.stored_bytes,
+            "logical_bytes": self.logical_bytes,
+            "ratio": self.ratio,
+        }
+
     @property
     def missing_chunks(self) -> int:
         return self.n_chunks - self.stored_chunks
