@@ -141,7 +141,13 @@ def test_fit_view_shows_the_right_level_with_exact_values(session: Session) -> N
     assert got.shape == (256, 256, 3)
     want = session.expected(1, (0, 256), (0, 256), z0=SHAPE[1] // 2)
     assert np.array_equal(got, want), f"{np.count_nonzero((got != want).any(-1))} pixels differ"
-    assert session.py("print(w.level, w.status.get('transport'))").split() == ["1", "http"]
+    # the page tells Python its status 200 ms after it settles (debounced): poll for it
+    deadline = time.monotonic() + 20
+    while (got_py := session.py("print(w.level, w.status.get('transport'))").split()) != [
+        "1", "http"
+    ] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert got_py == ["1", "http"]
     session.screenshot("fit")
 
 
