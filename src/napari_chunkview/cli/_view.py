@@ -73,6 +73,24 @@ def _reset_view(viewer: Any, angles: Any = None) -> None:
         _camera(viewer).angles = tuple(angles)
 
 
+def _fit_canvas(viewer: Any, width: int, height: int, extra_width: int = 0) -> tuple[int, int]:
+    """Hide napari's layer docks and resize the (hidden) window until the canvas is
+    ``width`` x ``height``; returns the canvas size reached. Each try paints the window
+    (a full-window screenshot), which is what makes Qt lay it out."""
+    qt_viewer, window = viewer.window._qt_viewer, viewer.window._qt_window
+    for d in (qt_viewer.dockLayerList, qt_viewer.dockLayerControls):
+        d.setVisible(False)
+    window.resize(width + extra_width, height)
+    w = h = 0
+    for _ in range(3):
+        viewer.screenshot(canvas_only=False, flash=False)
+        h, w = qt_viewer.canvas.size
+        if (w, h) == (width, height):
+            break
+        window.resize(window.width() + width - w, window.height() + height - h)
+    return w, h
+
+
 def _screenshot(viewer: Any, png: Path, width: int, height: int, angles: Any = None) -> None:
     """Render the canvas at ``width`` x ``height`` into ``png``.
 
@@ -82,17 +100,9 @@ def _screenshot(viewer: Any, png: Path, width: int, height: int, angles: Any = N
     resized until the canvas has the requested size. napari has no public canvas-size
     setter, hence ``_qt_window`` / ``_qt_viewer``.
     """
-    qt_viewer, window = viewer.window._qt_viewer, viewer.window._qt_window
-    for dock in (qt_viewer.dockLayerList, qt_viewer.dockLayerControls):
-        dock.setVisible(False)
-    window.resize(width, height)
-    for _ in range(3):
-        viewer.screenshot(canvas_only=False, flash=False)
-        h, w = qt_viewer.canvas.size
-        if (w, h) == (width, height):
-            break
-        window.resize(window.width() + width - w, window.height() + height - h)
-    else:
+    size = _fit_canvas(viewer, width, height)
+    if size != (width, height):
+        w, h = size
         print(
             f"chunkview: the canvas is {w}x{h}, napari's window cannot be smaller", file=sys.stderr
         )
@@ -120,17 +130,8 @@ def _screenshot_with_dock(viewer: Any, dock: Any, png: Path, width: int, height:
 
     from qtpy.QtWidgets import QApplication
 
-    qt_viewer, window = viewer.window._qt_viewer, viewer.window._qt_window
-    for d in (qt_viewer.dockLayerList, qt_viewer.dockLayerControls):
-        d.setVisible(False)
     dock.setMinimumWidth(DOCK_WIDTH)
-    window.resize(width + DOCK_WIDTH, height)
-    for _ in range(3):
-        viewer.screenshot(canvas_only=False, flash=False)
-        h, w = qt_viewer.canvas.size
-        if (w, h) == (width, height):
-            break
-        window.resize(window.width() + width - w, window.height() + height - h)
+    _fit_canvas(viewer, width, height, extra_width=DOCK_WIDTH)
     _reset_view(viewer, angles)
     app = QApplication.instance()
     assert app is not None  # napari.Viewer made it
