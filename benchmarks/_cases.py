@@ -448,14 +448,16 @@ def _engine(engine: str, uri: str, name: str, concurrency: int | None) -> Callab
 
 
 def _set_our_concurrency(n: int) -> None:
-    """Chunks in flight = fetch batch × pool workers (no public knob yet: module globals)."""
+    """Chunks in flight = fetch batch × pool workers (no public knob yet: module globals
+    and the module's pool getter)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import napari_chunkview.loading._level_array as la
 
     batch = min(n, 16)
     la._LOCAL_BATCH = la._REMOTE_BATCH = batch
-    la._POOL = ThreadPoolExecutor(max_workers=max(1, n // batch), thread_name_prefix="bench")
+    pool = ThreadPoolExecutor(max_workers=max(1, n // batch), thread_name_prefix="bench")
+    la._pool = lambda: pool
 
 
 def case_read(a: dict[str, Any]) -> dict[str, Any]:

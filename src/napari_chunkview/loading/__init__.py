@@ -4,6 +4,7 @@ from ._cache import CACHE, MISSING, ChunkCache
 from ._dask import as_dask, attach, dask_chunks
 from ._events import EVENTS, ChunkEvent, EventStream, LoadStats
 from ._level_array import LevelArray, LevelView
+from ._pool import shared_pool
 
 __all__ = [
     "CACHE",
@@ -18,4 +19,5 @@ __all__ = [
     "as_dask",
     "attach",
     "dask_chunks",
+    "shared_pool",
 ]

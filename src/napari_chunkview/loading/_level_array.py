@@ -19,6 +19,7 @@ import numpy as np
 from ..model import ChunkSource, ChunkviewError
 from ._cache import CACHE, MISSING, ChunkCache
 from ._events import EVENTS, ChunkEvent, EventStream
+from ._pool import shared_pool
 
 log = logging.getLogger(__name__)
 Index = tuple[int, ...]
@@ -38,18 +39,9 @@ MAX_READ_BYTES = _default_max_read()
 #: overlap more latency; local batches keep both cores decoding.
 _LOCAL_BATCH, _REMOTE_BATCH = 8, 16
 _TOKENS = itertools.count()
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
 
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(
-                max_workers=max(4, 2 * (os.cpu_count() or 2)), thread_name_prefix="chunkview-io"
-            )
-        return _POOL
+    return shared_pool("io")
 
 
 def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], list[Any]]:

@@ -21,7 +21,6 @@ cache, so asking again later is cheap). Every tile gets an answer.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any
 
+from ..loading import shared_pool
 from ..model import Pyramid
 from ._encode import choose_format, encode
 from ._geometry import Layout
@@ -39,20 +39,12 @@ log = logging.getLogger(__name__)
 #: Tiles one request may ask for.
 MAX_TILES_PER_REQUEST = 64
 TILE_SIZES = (64, 128, 256, 512, 1024)
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 
 Reply = tuple[dict[str, Any], list[bytes]]
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(
-                max_workers=max(4, 2 * (os.cpu_count() or 2)), thread_name_prefix="chunkview-tiles"
-            )
-        return _POOL
+    return shared_pool("tiles")
 
 
 def _error_text(e: BaseException) -> str:
