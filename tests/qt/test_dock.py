@@ -14,7 +14,6 @@ import pytest
 
 from napari_chunkview.explorer import STATE_NAMES
 from napari_chunkview.explorer._grid import FAILED, LOADED, STATE_COLORS
-from napari_chunkview.explorer._qt import QC_PLACEHOLDER
 from napari_chunkview.loading import EVENTS
 
 from ..explorer._datasets import (
@@ -291,7 +290,7 @@ def test_qc_tab_hook(make_napari_viewer: Any, ngff_sharded: Dataset) -> None:
     _viewer, _layer, dock = open_with_dock(make_napari_viewer, ngff_sharded.path)
     tabs = dock.view.tabs
     i = dock.view.qc_tab_index
-    assert tabs.tabText(i) == "QC" and tabs.widget(i).text() == QC_PLACEHOLDER
+    assert tabs.tabText(i) == "QC" and tabs.widget(i) is dock.qc_view  # the dock's own tab
     widget = QLabel("checks")
     dock.set_qc_widget(widget)
     assert tabs.tabText(i) == "QC" and tabs.widget(i) is widget

@@ -4,11 +4,14 @@ mouse, canvas) and the GUI-free ``ChunkController`` drawing into a ``QtChunkView
 What napari shows is read from the followed layer: ``data_level`` (the level),
 ``corner_pixels`` (the region napari loads at that level), ``viewer.dims`` (the current
 slice and the displayed axes) and the camera (why that level). The chunk grid is drawn on
-napari's canvas by ``GridOverlay`` (vispy visuals, not a layer).
+napari's canvas by ``GridOverlay`` (vispy visuals, not a layer). The QC tab is a
+``QtQCView`` driven by the GUI-free ``QCStep``; a click on a finding moves the viewer there
+(``_goto.py``) and pins the chunk in the inspector.
 
 Lifetime: the dock follows one layer at a time and lets go of it (and of the canvas)
 when the layer is removed, another one is selected or the viewer closes; closing or
-removing the dock stops everything (timer, event subscriptions, background scans).
+removing the dock stops everything (timer, event subscriptions, background scans, QC
+runs).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 from superqt.utils import qthrottled
 
-from ..explorer import ChunkController, ChunkView, GridCells, ViewState
+from ..explorer import ChunkController, ChunkView, GridCells, QCRow, QCStep, QCView, ViewState
 from ..explorer._qt import QtChunkView
+from ..explorer._qt_qc import QtQCView
 from ..model import Pyramid
+from ._goto import choose_layer, go_to
 from ._overlay import GridOverlay, Placement, placement_for
 
 if TYPE_CHECKING:
@@ -88,6 +93,16 @@ class ChunkDock(QWidget):
         v.cancel_requested.connect(self.controller.cancel_scans)
         v.reset_requested.connect(self.controller.reset_stats)
 
+        # the QC tab: its own GUI-free step (runs on a worker thread), findings → viewer
+        self.qc_view = QtQCView()
+        self.qc = QCStep(cast(QCView, self.qc_view))
+        v.set_qc_widget(self.qc_view)
+        q = self.qc_view
+        q.run_requested.connect(self.qc.run)
+        q.cancel_requested.connect(self.qc.cancel)
+        q.save_requested.connect(self.qc.save)
+        q.finding_activated.connect(self.go_to_finding)
+
         self._schedule = qthrottled(self.refresh, timeout=50, leading=False)
         self._hover = qthrottled(self._hover_now, timeout=40)
         viewer_ = self.viewer
@@ -102,7 +117,7 @@ class ChunkDock(QWidget):
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
-        self.destroyed.connect(_stop_all(self.controller, self.overlay))
+        self.destroyed.connect(_stop_all(self.controller, self.overlay, self.qc))
         self.follow(viewer_.layers.selection.active)
 
     # -- connections ---------------------------------------------------------------------------
@@ -144,10 +159,12 @@ class ChunkDock(QWidget):
         self._unfollow()
         if layer is None:
             self.controller.show(None, message=NO_LAYER)
+            self.qc.show(None)
             return
         pyramid = getattr(layer, "metadata", {}).get("pyramid")
         if not isinstance(pyramid, Pyramid) or not hasattr(layer, "data_level"):
             self.controller.show(None, message=NOT_OURS.format(name=layer.name))
+            self.qc.show(None)
             return
         channel = layer.metadata.get("channel")
         axes = list(range(pyramid.ndim))
@@ -157,6 +174,7 @@ class ChunkDock(QWidget):
             self.controller.show(
                 None, message=f"{layer.name!r}: its axes do not match the pyramid's."
             )
+            self.qc.show(None)
             return
         self.layer, self._axes_map, self._channel = layer, axes, channel
         for name in ("set_data", "scale", "translate", "rotate", "shear", "affine", "loaded"):
@@ -167,6 +185,7 @@ class ChunkDock(QWidget):
         layer.mouse_drag_callbacks.append(self._on_mouse_press)
         title = layer.name + (f" (channel {channel})" if channel is not None else "")
         self.controller.show(pyramid, title=title)
+        self.qc.show(pyramid, title=pyramid.name)
         self.refresh()
 
     def _unfollow(self) -> None:
@@ -332,9 +351,49 @@ class ChunkDock(QWidget):
         ra, ca = cells.axes
         pyr = self.controller.pyramid
         assert pyr is not None
-        grid = pyr.levels[c.level].grid
-        box = grid.chunk_box(c.index)
-        self.overlay.set_cursor((box[ra], box[ca]))
+        box = pyr.levels[c.level].grid.chunk_box(c.index)
+        rows, cols = box[ra], box[ca]
+        if c.level != cells.level:  # a chunk of another level (a QC finding): its region
+            have, shown = pyr.levels[c.level].scale, pyr.levels[cells.level].scale
+            rows = _rescale(rows, have[ra] / shown[ra])
+            cols = _rescale(cols, have[ca] / shown[ca])
+        self.overlay.set_cursor((rows, cols))
+
+    # -- QC findings -----------------------------------------------------------------------
+    def go_to_finding(self, row: QCRow) -> bool:
+        """Move the viewer to ``row``'s place: its image's layer (the channel's), the
+        chunk's slice, centre and zoom; pin the chunk (or pick the level's row). False
+        when there is nowhere to go."""
+        target = self.qc.target(row)
+        if self._closed or target is None:
+            return False
+        layer = choose_layer(self.viewer, self.layer, target)
+        if layer is None:
+            self.qc.set_note(f"No layer shows {target.image.name!r}: open it to go there.")
+            return False
+        if layer is not self.layer:
+            self.viewer.layers.selection.active = layer  # the dock follows it
+            self.follow(layer)
+        if not layer.visible:
+            layer.visible = True
+        try:
+            go_to(self.viewer, layer, target, _camera(self.viewer))
+        except Exception as e:  # napari mid-update, an odd transform: say so, keep going
+            log.warning("chunk inspector: cannot go to %s: %s", row.where, e)
+            self.qc.set_note(f"Could not go to {row.where}: {type(e).__name__}: {e}")
+            return False
+        self.refresh()
+        c = self.controller.chunk
+        if target.chunk is None:
+            self.view.table.selectRow(target.level)
+        elif not (
+            c is not None and c.pinned and (c.level, c.index) == (target.level, target.chunk)
+        ):
+            if c is not None and c.pinned and c.index == target.chunk:
+                self.controller.click(target.level, target.point)  # unpins (another level)
+            self.controller.click(target.level, target.point)
+            self._update_cursor()
+        return True
 
     # -- hooks -----------------------------------------------------------------------------
     def set_qc_widget(self, widget: QWidget) -> None:
@@ -352,6 +411,7 @@ class ChunkDock(QWidget):
         self._unfollow()
         self._disconnect(self._connections)
         self.controller.close()
+        self.qc.close()
         self.overlay.close()
         self.viewer = None
 
@@ -375,11 +435,17 @@ def _camera(viewer: Any) -> Any:
     return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
 
 
-def _stop_all(controller: ChunkController, overlay: GridOverlay) -> Callable[..., None]:
+def _rescale(span: tuple[int, int], ratio: float) -> tuple[int, int]:
+    """[start, stop) in one level's pixels → the covering span in another's."""
+    return math.floor(span[0] * ratio), math.ceil(span[1] * ratio)
+
+
+def _stop_all(controller: ChunkController, overlay: GridOverlay, qc: QCStep) -> Callable[..., None]:
     """A slot for ``destroyed`` that holds no reference to the dock itself."""
 
     def stop(*_: Any) -> None:
         controller.close()
+        qc.close()
         overlay.close()
 
     return stop

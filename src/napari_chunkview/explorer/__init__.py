@@ -2,8 +2,9 @@
 
 No GUI toolkit is imported here: ``ChunkController`` turns a ``Pyramid`` and a
 ``ViewState`` into what a ``ChunkView`` draws (levels table, hierarchy, chunk grid with
-loading states, live figures). The Qt view lives in ``explorer._qt`` (imported only by
-the napari dock).
+loading states, live figures); ``QCStep`` runs the quality checks for it on a worker
+thread and hands the findings to a ``QCView``. The Qt views live in ``explorer._qt`` and
+``explorer._qt_qc`` (imported only by the napari dock).
 """
 
 from ._controller import ChunkController
@@ -19,6 +20,8 @@ from ._grid import (
 )
 from ._levels import COLUMNS, LevelRow, level_row
 from ._live import Backlog, LiveFeed, ReadRecord
+from ._qc import QCJob, QCStep, QCView
+from ._qc_rows import QCRow, QCState, Target, locate
 from ._state import ViewState, level_reason, store_root
 from ._tree import AttrItem, TreeNode, attribute_items, known_tree, list_tree
 from ._view import ChunkDetails, ChunkView, Header, LivePanel
@@ -38,7 +41,13 @@ __all__ = [
     "LevelRow",
     "LiveFeed",
     "LivePanel",
+    "QCJob",
+    "QCRow",
+    "QCState",
+    "QCStep",
+    "QCView",
     "ReadRecord",
+    "Target",
     "TreeNode",
     "ViewState",
     "attribute_items",
@@ -49,6 +58,7 @@ __all__ = [
     "level_reason",
     "level_row",
     "list_tree",
+    "locate",
     "refresh_states",
     "store_root",
     "stored_size",

@@ -1,7 +1,8 @@
 """The inspector drawn with Qt (qtpy + superqt): header, levels table, hierarchy with an
-attributes tree, a QC tab (filled by the QC front end), live loading figures and the
-chunk under the cursor. The chunk grid itself is drawn by whoever embeds this view (the
-napari dock draws it on the canvas): ``set_grid`` here only updates the legend counts.
+attributes tree, a QC tab (``set_qc_widget``: the dock puts ``QtQCView`` there), live
+loading figures and the chunk under the cursor. The chunk grid itself is drawn by whoever
+embeds this view (the napari dock draws it on the canvas): ``set_grid`` here only updates
+the legend counts.
 
 Imported only by front ends that run Qt (``_napari/_dock.py``).
 """
@@ -39,8 +40,8 @@ from ._tree import AttrItem, TreeNode
 from ._view import ChunkDetails, ChunkView, Header, LivePanel
 
 QC_PLACEHOLDER = (
-    "Quality checks will appear here (issue 5: qc/). A QC front end adds its widget "
-    "with ChunkDock.set_qc_widget(widget)."
+    "Quality checks appear here once a QC view is added (set_qc_widget); the napari "
+    "dock adds its own (explorer._qt_qc.QtQCView)."
 )
 
 
@@ -98,7 +99,12 @@ class QtChunkView(QWidget):
         self.qc_placeholder.setWordWrap(True)
         self.qc_placeholder.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.qc_tab_index = self.tabs.addTab(self.qc_placeholder, "QC")
-        blay.addWidget(self.tabs, 1)
+        # tabs above the live panels, with a handle between them: the QC findings and the
+        # hierarchy get room when the user wants it
+        self.panels = QSplitter(Qt.Orientation.Vertical)
+        self.panels.setChildrenCollapsible(False)
+        self.panels.addWidget(self.tabs)
+        blay.addWidget(self.panels, 1)
 
         live = QGroupBox("Live loading")
         llay = QVBoxLayout(live)
@@ -115,7 +121,7 @@ class QtChunkView(QWidget):
         reset.clicked.connect(self.reset_requested)
         row.addWidget(reset)
         llay.addLayout(row)
-        blay.addWidget(live)
+        self.panels.addWidget(live)
 
         chunk = QGroupBox("Chunk under the cursor (click to pin)")
         clay = QVBoxLayout(chunk)
@@ -123,7 +129,8 @@ class QtChunkView(QWidget):
         self.chunk_text.setWordWrap(True)
         self.chunk_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         clay.addWidget(self.chunk_text)
-        blay.addWidget(chunk)
+        self.panels.addWidget(chunk)
+        self.panels.setStretchFactor(0, 1)
 
         self.stack = QStackedWidget()
         self.stack.addWidget(self.message)

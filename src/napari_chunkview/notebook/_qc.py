@@ -1,20 +1,23 @@
-"""The QC panel: ``qc.run_qc`` on a worker thread, findings written to the inspector.
+"""The QC panel: the inspector's ``explorer.QCStep`` (the same step as the napari dock's
+QC tab) publishing its states as JSON for the browser.
 
-The explorer controller has no QC step yet, so the notebook runs the QC engine itself
-(the same call the CLI makes); when the controller grows one, this module goes away.
+``publish(dict)`` is called from the step's worker thread (the caller's ``publish`` takes
+the inspector's lock); ``report_json`` is the shape the panel's script draws.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from ..explorer import QCJob, QCState, QCStep, QCView
 from ..model import Pyramid
 
 #: Findings sent to the browser at most (the report holds them all).
 MAX_FINDINGS = 500
+#: Progress reaches the browser at most this often (seconds).
+THROTTLE_S = 0.25
 
 
 def report_json(report: Any) -> dict[str, Any]:
@@ -43,9 +46,39 @@ def report_json(report: Any) -> dict[str, Any]:
     }
 
 
+def state_json(state: QCState) -> dict[str, Any] | None:
+    """What the panel shows for ``state`` (``None``: nothing to send)."""
+    if state.status == "running":
+        return {"status": "running", "phase": state.phase, "done": state.done, "total": state.total}
+    if state.status == "failed":
+        return {"status": "failed", "error": state.error}
+    if state.status in ("done", "cancelled") and state.report is not None:
+        out = report_json(state.report)
+        out["status"] = state.status
+        return out
+    return None
+
+
+class _Publisher(QCView):
+    """A ``QCView`` that publishes JSON; states are applied on the worker thread (the
+    kernel has no GUI thread to hand them to, and ``publish`` locks for itself)."""
+
+    def __init__(self, publish: Callable[[dict[str, Any]], None]) -> None:
+        self.publish = publish
+
+    def set_qc(self, state: QCState) -> None:
+        msg = state_json(state)
+        if msg is not None:
+            self.publish(msg)
+
+    def call_in_main(self, fn: Callable[[], None]) -> None:
+        fn()
+
+
 class QCRun:
-    """One QC run in a daemon thread; ``publish(dict)`` receives progress and the result
-    (from that thread). ``report`` is set when it finishes."""
+    """One QC run of ``pyramid`` on a worker thread; ``publish(dict)`` receives progress
+    and the result. ``cancel`` (an event) stops it; ``done`` is set when it finished,
+    ``report`` (or ``error``) is then known."""
 
     def __init__(
         self,
@@ -55,41 +88,34 @@ class QCRun:
         level: int | None = None,
     ) -> None:
         self.pyramid = pyramid
-        self.publish = publish
         self.sample = sample
         self.level = level
-        self.cancel = threading.Event()
-        self.report: Any = None
-        self.error: str = ""
-        self.done = threading.Event()
-        self._last = 0.0
-        self.thread = threading.Thread(target=self._run, name="chunkview-notebook-qc", daemon=True)
+        self.step = QCStep(_Publisher(publish), throttle=THROTTLE_S)
+        self.step.show(pyramid)
+        self.job: QCJob | None = None
+        self._cancel = threading.Event()  # until started: cancels the start
 
     def start(self) -> QCRun:
-        self.publish({"status": "running", "phase": "starting", "done": 0, "total": 0})
-        self.thread.start()
+        if not self._cancel.is_set():
+            self.job = self.step.run(level=self.level, sample=self.sample)
         return self
 
-    def _progress(self, phase: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last > 0.25:
-            self._last = now
-            self.publish({"status": "running", "phase": phase, "done": done, "total": total})
+    @property
+    def cancel(self) -> threading.Event:
+        return self.job.cancel if self.job is not None else self._cancel
 
-    def _run(self) -> None:
-        from ..qc import run_qc
+    @property
+    def done(self) -> threading.Event:
+        if self.job is None:
+            done = threading.Event()
+            done.set()
+            return done
+        return self.job.done
 
-        try:
-            self.report = run_qc(
-                self.pyramid,
-                sample=self.sample,
-                level=self.level,
-                progress=self._progress,
-                cancel=self.cancel,
-            )
-            self.publish(report_json(self.report))
-        except Exception as e:
-            self.error = f"{type(e).__name__}: {e}"
-            self.publish({"status": "failed", "error": self.error})
-        finally:
-            self.done.set()
+    @property
+    def report(self) -> Any:
+        return self.job.report if self.job is not None else None
+
+    @property
+    def error(self) -> str:
+        return self.job.error if self.job is not None else ""
