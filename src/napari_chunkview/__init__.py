@@ -12,6 +12,7 @@ from .model import (
     NotRecognisedError,
     Provenance,
     Pyramid,
+    RemoteError,
     UnsafePathError,
     UnsupportedError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "NotRecognisedError",
     "Provenance",
     "Pyramid",
+    "RemoteError",
     "UnsafePathError",
     "UnsupportedError",
     "__version__",

@@ -3,6 +3,7 @@ multiscale, geometry, contrast, channel names and colours, labels."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,19 @@ def test_plain_group_contrast_from_coarsest_level(make_napari_viewer, tmp_path: 
 
 
 def test_a_broken_dataset_gives_one_clear_error(make_napari_viewer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from napari.utils.notifications import notification_manager
+
     from napari_chunkview import ChunkviewError
+    from napari_chunkview._napari._reader import raising_errors
 
     broken = tmp_path / "broken.zarr"
     broken.mkdir()
     (broken / "zarr.json").write_text("{oops")
     viewer = make_napari_viewer()
-    with pytest.raises(ChunkviewError, match=r"zarr\.json: not valid JSON"):
+    seen = len(notification_manager.records)
+    assert viewer.open(str(broken), plugin=PLUGIN) == []  # in napari: a notification
+    [note] = notification_manager.records[seen:]
+    assert re.search(r"broken\.zarr/zarr\.json: not valid JSON", note.message)
+    with raising_errors(), pytest.raises(ChunkviewError, match=r"zarr\.json: not valid JSON"):
         viewer.open(str(broken), plugin=PLUGIN)
     assert len(viewer.layers) == 0

@@ -17,6 +17,9 @@ LayerData = tuple[Any, dict[str, Any], str]
 
 #: A "channel" axis longer than this is shown with a slider, not as one layer per channel.
 MAX_CHANNEL_LAYERS = 32
+#: napari's dims sliders are Qt ``QSlider``s (int32 ranges): an axis with more pixels makes
+#: napari 0.9 raise ``OverflowError`` while adding the layer and leaves the viewer broken.
+MAX_AXIS_LENGTH = 2**31 - 1
 
 
 def _valid_unit(unit: str) -> bool:
@@ -66,7 +69,17 @@ def _data(pyramid: Pyramid) -> tuple[Any, bool]:
     return pyramid.levels[0].array, False
 
 
+def _check_shape(pyramid: Pyramid) -> None:
+    if max(pyramid.shape, default=0) > MAX_AXIS_LENGTH:
+        shape = " x ".join(map(str, pyramid.shape))
+        raise UnsupportedError(
+            f"{pyramid.uri}: {pyramid.name} is {shape} pixels; napari cannot show an axis "
+            f"longer than {MAX_AXIS_LENGTH} pixels"
+        )
+
+
 def _image(pyramid: Pyramid) -> LayerData:
+    _check_shape(pyramid)
     if not is_displayable(pyramid.dtype):
         raise UnsupportedError(
             f"{pyramid.uri}: {pyramid.name} has dtype {pyramid.dtype}, which napari cannot show"
@@ -123,6 +136,7 @@ def _image(pyramid: Pyramid) -> LayerData:
 
 
 def _labels(pyramid: Pyramid) -> LayerData:
+    _check_shape(pyramid)
     if pyramid.dtype.kind not in "biu":
         log.info("labels %s have dtype %s; shown as an image", pyramid.name, pyramid.dtype)
         return _image(pyramid)

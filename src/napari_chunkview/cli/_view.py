@@ -159,13 +159,15 @@ def run(args: argparse.Namespace) -> int:
     import napari
 
     from .._napari._preferences import PLUGIN_NAME
+    from .._napari._reader import raising_errors
 
     headless = args.screenshot is not None
     viewer = napari.Viewer(title=f"chunkview — {Path(dataset).name}", show=not headless)
     try:
         # the dock first: its live figures then count the reads of the first frame
         dock = _add_dock(viewer) if args.dock else None
-        viewer.open(dataset, plugin=PLUGIN_NAME)
+        with raising_errors():  # an error ends the command, not just a notification
+            viewer.open(dataset, plugin=PLUGIN_NAME)
         viewer.dims.ndisplay = args.ndisplay
         if args.angles is not None and not headless:
             _camera(viewer).angles = tuple(args.angles)

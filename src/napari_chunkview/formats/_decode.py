@@ -1,6 +1,6 @@
 """Chunk decoders on numcodecs, built from zarr-python's parsed metadata.
 
-zarr-python decodes correctly but pays ~0.2–0.6 ms of event-loop and indexing overhead per
+zarr-python decodes correctly but pays ~0.2-0.6 ms of event-loop and indexing overhead per
 chunk, and tells nobody which chunk was missing or broken. The loading layer needs both
 (per-chunk events, one bad chunk flagged rather than the whole read failing), so for the
 codecs below we decode each chunk's bytes ourselves with the numcodecs objects zarr-python
@@ -18,8 +18,19 @@ import numcodecs
 import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
+from ._inflate import bounded_decode
+
 Decoder = Callable[[bytes], np.ndarray]
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+#: Filters may change the item size (``astype``: up to 8 times) between the compressor's output
+#: and the array; that output is then bounded by this factor of the chunk's bytes.
+_FILTER_FACTOR = 8
+
+
+def margin(nbytes: int) -> int:
+    """Bound on the bytes of a compressed form of ``nbytes`` bytes (compressors expand
+    incompressible data by a header and a fraction of a percent at most)."""
+    return nbytes + nbytes // 8 + 65536
 
 
 def _buffer(data: Any) -> memoryview:
@@ -79,8 +90,8 @@ def v3_chain_decoder(
     # after every transpose.
     orders = []
     shape = tuple(chunk_shape)
-    for c in aa:
-        cname, cconf = _v3_parts(c)
+    for a in aa:
+        cname, cconf = _v3_parts(a)
         if cname != "transpose":
             return None
         order = tuple(int(i) for i in cconf["order"])
@@ -88,11 +99,16 @@ def v3_chain_decoder(
         shape = tuple(shape[i] for i in order)
     encoded_shape = shape
     n = math.prod(encoded_shape)
+    expected = n * wire.itemsize
+    # decode order: every codec but the innermost one yields compressed bytes (bounded by
+    # ``margin``); the innermost yields exactly the chunk's bytes
+    steps = [(obj, margin(expected), False) for obj in reversed(bytes_codecs[1:])]
+    steps += [(obj, expected, True) for obj in bytes_codecs[:1]]
 
     def decode(raw: bytes) -> np.ndarray:
         data: Any = raw
-        for obj in reversed(bytes_codecs):
-            data = obj.decode(data)
+        for obj, limit, exact in steps:
+            data = bounded_decode(obj, data, limit, exact=exact)
         arr = np.frombuffer(_buffer(data), dtype=wire)
         if arr.size != n:
             raise ValueError(f"decoded chunk has {arr.size} elements, expected {n}")
@@ -113,10 +129,20 @@ def v2_decoder(metadata: Any, dtype: np.dtype[Any]) -> Decoder | None:
     chunks = tuple(metadata.chunks)
     order = metadata.order
     n = math.prod(chunks)
-    wire = np.dtype(metadata.dtype.to_native_dtype()) if hasattr(metadata.dtype, "to_native_dtype") else dtype
+    wire = (
+        np.dtype(metadata.dtype.to_native_dtype())
+        if hasattr(metadata.dtype, "to_native_dtype")
+        else dtype
+    )
+    expected = n * wire.itemsize
+    limit = margin(expected * _FILTER_FACTOR) if filters else expected
 
     def decode(raw: bytes) -> np.ndarray:
-        data: Any = compressor.decode(raw) if compressor is not None else raw
+        data: Any = (
+            bounded_decode(compressor, raw, limit, exact=not filters)
+            if compressor is not None
+            else raw
+        )
         for f in reversed(filters):
             data = f.decode(data)
         if isinstance(data, np.ndarray) and data.dtype == wire and data.size == n:

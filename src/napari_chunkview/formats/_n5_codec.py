@@ -102,7 +102,7 @@ class N5BlockCodec(Codec):  # type: ignore[misc]
         if nbytes != expected:
             raise ValueError(
                 f"N5 block payload is {nbytes} bytes, its header says {list(dims[::-1])} "
-                f"× {self._dtype.itemsize} B = {expected} bytes"
+                f"x {self._dtype.itemsize} B = {expected} bytes"
             )
         arr = np.frombuffer(raw, dtype=self._dtype).reshape(dims)
         if list(dims) != self.block_shape:  # truncated edge block: pad to the full chunk
@@ -110,6 +110,33 @@ class N5BlockCodec(Codec):  # type: ignore[misc]
             full[tuple(slice(0, d) for d in dims)] = arr
             arr = full
         return ndarray_copy(arr, out) if out is not None else arr
+
+
+def edge_check(
+    shape: Sequence[int], block_shape: Sequence[int]
+) -> Callable[[tuple[int, ...], bytes], None]:
+    """A check of each block's header against where the block is (all in C order): its
+    size must be the full ``block_shape`` (interior blocks, padded edge blocks) or what is
+    left of the array at its edge (truncated edge blocks). The codec alone cannot tell:
+    it does not know which block it decodes."""
+    shape, block = [int(s) for s in shape], [int(b) for b in block_shape]
+    ndim = len(block)
+    fmt = f">{ndim}I"
+
+    def check(index: tuple[int, ...], raw: bytes) -> None:
+        if len(raw) < 4 + 4 * ndim or raw[:2] != b"\x00\x00" or raw[2:4] != ndim.to_bytes(2, "big"):
+            return  # not a default-mode header of this rank: the codec says what is wrong
+        dims = list(struct.unpack_from(fmt, raw, 4)[::-1])
+        if dims == block or any(d > b for d, b in zip(dims, block, strict=True)):
+            return  # (larger than a block: the codec refuses it)
+        edge = [min(b, s - i * b) for i, b, s in zip(index, block, shape, strict=True)]
+        if dims != edge:
+            raise ValueError(
+                f"N5 block {list(index[::-1])}: header size {dims[::-1]} is neither blockSize "
+                f"{block[::-1]} nor the edge {edge[::-1]} (N5 order)"
+            )
+
+    return check
 
 
 # -- decompressors: (payload, expected size) → bytes, never inflating far past ``expected`` --

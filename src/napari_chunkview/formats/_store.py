@@ -9,6 +9,7 @@ than zarr-python asks for) and tells listeners about every read.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
-from ..model import MetadataError, UnsafePathError
+from ..model import ChunkviewError, MetadataError, UnsafePathError
 
 #: Basenames of metadata documents; any other key is a chunk (or shard).
 METADATA_NAMES = frozenset(
@@ -34,6 +35,7 @@ MAX_METADATA_BYTES = 64 * 1024 * 1024
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "gcs://")
+_NOFOLLOW = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def is_metadata_key(key: str) -> bool:
@@ -96,6 +98,9 @@ class _ReadOnlyMappedStore(WrapperStore[Store]):
         byte_range: ByteRequest | None = None,
     ) -> Buffer | None:
         real = self._owner.map_key(key)
+        if not self._owner.local_key_safe(real):
+            where = self._owner.describe(real)
+            raise UnsafePathError(f"{where}: a symlink leads outside the dataset")
         t0 = time.perf_counter()
         buf = await self._store.get(real, prototype, byte_range)
         self._owner.report(real, None if buf is None else len(buf), time.perf_counter() - t0)
@@ -143,6 +148,17 @@ class StoreRoot:
         self._local_root: str | None = (
             str(root) if type(base).__name__ == "LocalStore" and root is not None else None
         )
+        self._local_real: str | None = None  # realpath of the local root, once needed
+        self._safe_dirs: dict[str, bool] = {}  # folder under the local root → inside it
+
+    @property
+    def local_dir(self) -> str | None:
+        """The folder of a local (not zipped) store, else ``None``."""
+        return self._local_root
+
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._listeners)
 
     # -- instrumentation ---------------------------------------------------------------
     def add_listener(self, fn: ReadListener) -> None:
@@ -207,7 +223,7 @@ class StoreRoot:
             raise MetadataError(f"{self.describe(key)}: metadata document is {len(raw)} bytes")
         try:
             doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: [[[[…
             raise MetadataError(f"{self.describe(key)}: not valid JSON ({e})") from None
         if not isinstance(doc, dict):
             raise MetadataError(
@@ -226,32 +242,100 @@ class StoreRoot:
             return [self._read_local(self.map_key(k), r) for k, r in requests]
         proto = default_buffer_prototype()
 
-        async def _all() -> list[Buffer | None]:
-            return list(await asyncio.gather(*(self.store.get(k, proto, r) for k, r in requests)))
+        async def _all() -> list[Buffer | BaseException | None]:
+            gets = (self.store.get(k, proto, r) for k, r in requests)
+            return list(await asyncio.gather(*gets, return_exceptions=True))
 
-        out = [None if b is None else b.to_bytes() for b in sync(_all())]
-        return [_clip(raw, r) for raw, (_, r) in zip(out, requests, strict=True)]
+        out: list[bytes | None] = []
+        for got, (_, r) in zip(sync(_all()), requests, strict=True):
+            if isinstance(got, BaseException):
+                if not isinstance(got, Exception):
+                    raise got  # cancelled, interrupted
+                # one request failed (a remote store's ``RemoteError`` after its retries):
+                # that chunk is flagged with the reason, the rest of the batch reads
+                why = (
+                    str(got) if isinstance(got, ChunkviewError) else f"{type(got).__name__}: {got}"
+                )
+                out.append(Refused.because(why))
+            else:
+                out.append(_clip(None if got is None else got.to_bytes(), r))
+        return out
 
     def _read_local(self, key: str, rng: ByteRequest | None) -> bytes | None:
         t0 = time.perf_counter()
+        root = self._local_root
+        assert root is not None
+        data: bytes | None
         try:
-            with open(os.path.join(self._local_root, key), "rb") as f:
+            fd = self._open_local(key)
+            with open(fd, "rb") as f:
+                size = 0 if rng is None else os.fstat(fd).st_size
                 if rng is None:
                     data = f.read()
                 elif isinstance(rng, RangeByteRequest):
-                    f.seek(rng.start)
-                    data = f.read(rng.end - rng.start)
+                    # clamp: a hostile shard index may ask for 2**63 bytes
+                    f.seek(min(rng.start, size))
+                    data = f.read(max(0, min(rng.end, size) - rng.start))
                 elif isinstance(rng, SuffixByteRequest):
-                    f.seek(0, os.SEEK_END)
-                    f.seek(max(0, f.tell() - rng.suffix))
+                    f.seek(max(0, size - rng.suffix))
                     data = f.read()
                 else:
-                    f.seek(rng.offset)
+                    f.seek(min(rng.offset, size))
                     data = f.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             data = None
+        except UnsafePathError as e:
+            data = Refused.because(str(e))
         self.report(key, None if data is None else len(data), time.perf_counter() - t0)
         return data
+
+    def _open_local(self, key: str) -> int:
+        """A read-only descriptor for ``key``, refusing (``UnsafePathError``) one whose real
+        path leaves the root through a symlink. Cheap on the hot path: each parent folder
+        is resolved once (cached), and the file itself is opened with ``O_NOFOLLOW``, so
+        only a symlinked file costs a ``realpath``."""
+        root = self._local_root
+        assert root is not None
+        parent = key.rsplit("/", 1)[0] if "/" in key else ""
+        if not self._local_dir_inside(parent):
+            raise UnsafePathError(f"{self.describe(key)}: a symlink leads outside the dataset")
+        path = os.path.join(root, key)
+        try:
+            return os.open(path, _NOFOLLOW)
+        except OSError as e:
+            if e.errno != errno.ELOOP:  # ELOOP: the file itself is a symlink
+                raise
+        if not _inside(os.path.realpath(path), self._real_root()):
+            raise UnsafePathError(f"{self.describe(key)}: a symlink leads outside the dataset")
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def _real_root(self) -> str:
+        real = self._local_real
+        if real is None:
+            real = self._local_real = os.path.realpath(self._local_root or ".")
+        return real
+
+    def _local_dir_inside(self, rel: str) -> bool:
+        """Whether folder ``rel`` (relative to the local root) resolves inside it."""
+        known = self._safe_dirs.get(rel)
+        if known is None:
+            root = self._local_root or "."
+            known = _inside(os.path.realpath(os.path.join(root, rel)), self._real_root())
+            if len(self._safe_dirs) >= 65536:
+                self._safe_dirs.clear()
+            self._safe_dirs[rel] = known
+        return known
+
+    def local_key_safe(self, key: str) -> bool:
+        """For reads that do not go through ``_read_local`` (metadata, zarr-python): whether
+        ``key`` stays inside a local root once symlinks are resolved (True if remote)."""
+        if self._local_root is None:
+            return True
+        parent = key.rsplit("/", 1)[0] if "/" in key else ""
+        if not self._local_dir_inside(parent):
+            return False
+        path = os.path.join(self._local_root, key)
+        return not os.path.islink(path) or _inside(os.path.realpath(path), self._real_root())
 
     def exists(self, key: str) -> bool:
         return bool(sync(self._base.exists(key)))
@@ -310,8 +394,16 @@ class StoreRoot:
             pass
 
 
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def _walk_local(root: str, prefix: str) -> Iterator[tuple[str, int]]:
+    """Files under ``prefix`` with their sizes; symlinks are neither listed nor followed
+    (a listing never leaves the root), nor is a ``prefix`` that resolves outside it."""
     top = os.path.join(root, prefix) if prefix else root
+    if not _inside(os.path.realpath(top), os.path.realpath(root)):
+        return
     stack = [top]
     while stack:
         d = stack.pop()
@@ -324,6 +416,20 @@ def _walk_local(root: str, prefix: str) -> Iterator[tuple[str, int]]:
                 stack.append(e.path)
             elif e.is_file(follow_symlinks=False):
                 yield os.path.relpath(e.path, root).replace(os.sep, "/"), e.stat().st_size
+
+
+class Refused(bytes):
+    """Returned by ``StoreRoot.fetch`` in place of a chunk's bytes that must not be used
+    (a symlink leaving the root, an out-of-bounds shard index entry): decoders raise
+    ``ValueError(reason)``, so that one chunk is flagged while the rest of a batch reads."""
+
+    reason = ""
+
+    @classmethod
+    def because(cls, reason: str) -> Refused:
+        out = cls()
+        out.reason = reason
+        return out
 
 
 def _clip(raw: bytes | None, rng: ByteRequest | None) -> bytes | None:
@@ -350,16 +456,30 @@ def _split_zip(path: str) -> tuple[str, str] | None:
 
 def open_root(uri: str | os.PathLike[str], **storage_options: Any) -> tuple[StoreRoot, str]:
     """Open ``uri`` read-only. Returns the root and the path inside it to open
-    (non-empty only for a path into a zip file or a zarr v3 draft container)."""
+    (non-empty only for a path into a zip file or a zarr v3 draft container).
+
+    Remote URLs read through ``_remote.RemoteStore``: bounded timeouts, retries with
+    back-off, wrong-length answers refused, failures raised as ``RemoteError``; the
+    ``storage_options`` given win over its defaults."""
     uri = os.fspath(uri)
     if uri.startswith(REMOTE_SCHEMES):
         from zarr.storage import FsspecStore
 
+        from ._remote import RemotePolicy, RemoteStore, tune, with_defaults
+
+        policy = RemotePolicy.from_env()
         opts = dict(storage_options)
-        if uri.startswith("s3://") and "anon" not in opts and not _has_aws_credentials():
+        if (
+            uri.startswith("s3://")
+            and not opts.keys() & _AWS_OPTION_KEYS
+            and _aws_credentials() is None
+        ):
             opts["anon"] = True
+        opts = with_defaults(uri, opts, policy)
         base = FsspecStore.from_url(uri.rstrip("/"), storage_options=opts, read_only=True)
-        return StoreRoot(uri, base), ""
+        tune(base.fs)
+        note = _credentials_note(uri, storage_options)
+        return StoreRoot(uri, RemoteStore(base, uri, policy, note)), ""
     path = os.path.abspath(os.path.expanduser(uri))
     zipped = _split_zip(path)
     if zipped is not None:
@@ -395,8 +515,46 @@ def _split_draft(path: str) -> tuple[str, str] | None:
     return None
 
 
-def _has_aws_credentials() -> bool:
+#: s3fs storage options that choose credentials (then we do not decide on ``anon``).
+_AWS_OPTION_KEYS = frozenset({"anon", "key", "secret", "token", "profile", "session"})
+
+
+def _aws_credentials() -> str | None:
+    """Where botocore will find AWS credentials (the name of the variable or file, never
+    a value), ``None`` when nowhere: the request is then anonymous (public buckets)."""
     env = os.environ
-    if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"):
-        return True
-    return os.path.exists(os.path.expanduser("~/.aws/credentials"))
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        if env.get(name):
+            return name
+    path = env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return path if os.path.exists(os.path.expanduser(path)) else None
+
+
+def _has_aws_credentials() -> bool:
+    return _aws_credentials() is not None
+
+
+def _credentials_note(uri: str, user: dict[str, Any]) -> str:
+    """What a "403 access denied" message says about the credentials that were sent."""
+    if uri.startswith("s3://"):
+        if user.keys() & _AWS_OPTION_KEYS:
+            given = sorted(user.keys() & _AWS_OPTION_KEYS)
+            return f"credentials from storage_options ({', '.join(given)})"
+        source = _aws_credentials()
+        if source is not None:
+            return f"AWS credentials were read from {source}"
+        return (
+            "the request was anonymous: no AWS credentials in AWS_ACCESS_KEY_ID / "
+            "AWS_PROFILE / AWS_WEB_IDENTITY_TOKEN_FILE or ~/.aws/credentials"
+        )
+    if uri.startswith(("gs://", "gcs://")):
+        return "credentials as gcsfs finds them (GOOGLE_APPLICATION_CREDENTIALS, gcloud)"
+    if user.keys() & {"headers", "auth"}:
+        return "credentials from storage_options (headers / auth)"
+    return "HTTP(S) sends no credentials unless storage_options give headers or auth"

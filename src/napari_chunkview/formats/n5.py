@@ -18,7 +18,8 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from ..model import CodecInfo, MetadataError, UnsupportedError
 from . import _n5_codec  # noqa: F401  (registers chunkview.n5)
 from ._base import ArrayInfo, Node
-from ._n5_codec import COMPRESSIONS
+from ._errors import check_extents
+from ._n5_codec import COMPRESSIONS, edge_check
 from ._store import StoreRoot, join_path
 from ._zarr_source import ZarrSource, zarr_array
 
@@ -48,6 +49,7 @@ def _int_list(value: Any, what: str, where: str, minimum: int) -> list[int]:
         raise MetadataError(
             f"{where}: {what} must be a non-empty list of integers ≥ {minimum}, got {value!r}"
         )
+    check_extents(where, **{what: value})
     return value
 
 
@@ -169,7 +171,9 @@ class N5:
 
         params = {k: v for k, v in compression.items() if k != "type"}
         return ArrayInfo(
-            source=ZarrSource(zarr_array(node.root, virtual, meta), key_fn),
+            source=ZarrSource(
+                zarr_array(node.root, virtual, meta), key_fn, edge_check(shape, chunks)
+            ),
             codecs=(
                 CodecInfo("n5-block", {"mode": "default", "endian": "big"}),
                 CodecInfo(compression["type"], params),

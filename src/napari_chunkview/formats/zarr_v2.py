@@ -26,15 +26,18 @@ from zarr.errors import UnknownCodecError as ZarrUnknownCodec
 from ..model import ChunkGrid, CodecInfo, GridSource, MetadataError
 from . import _extra_codecs  # noqa: F401  (registers chunkview.* codecs)
 from ._base import ArrayInfo, Node
-from ._errors import parse_with, translate
-from ._store import StoreRoot, join_path
+from ._errors import check_extents, parse_with, refuse_unsafe_codecs, translate
+from ._store import Refused, StoreRoot, join_path
 from ._zarr_source import ZarrSource, zarr_array
 
 
 def codec_infos(doc: Mapping[str, Any]) -> tuple[CodecInfo, ...]:
     """Filters then compressor, in encode order (like a v3 chain)."""
     out = []
-    for conf in [*(doc.get("filters") or ()), doc.get("compressor")]:
+    filters = doc.get("filters")
+    if filters is not None and not isinstance(filters, list):
+        raise MetadataError(f"filters {filters!r} is not a list of codecs")
+    for conf in [*(filters or ()), doc.get("compressor")]:
         if conf is None:
             continue
         if not isinstance(conf, Mapping) or not isinstance(conf.get("id"), str):
@@ -55,6 +58,33 @@ def _check_array_doc(doc: Mapping[str, Any], where: str) -> None:
         raise MetadataError(f"{where}: shape {doc['shape']} and chunks {doc['chunks']} differ in rank")
     if any(s < 0 for s in doc["shape"]) or any(c <= 0 for c in doc["chunks"]):
         raise MetadataError(f"{where}: negative shape or non-positive chunks")
+    check_extents(where, shape=doc["shape"], chunks=doc["chunks"])
+    # fields zarr-python 3 accepts unchecked and only trips over when reading chunks
+    if doc.get("zarr_format", 2) != 2:
+        raise MetadataError(f"{where}: zarr_format {doc['zarr_format']!r} in a .zarray")
+    if doc.get("order", "C") not in ("C", "F"):
+        raise MetadataError(f"{where}: order {doc['order']!r} is neither 'C' nor 'F'")
+    if doc.get("dimension_separator", ".") not in (".", "/", None):
+        raise MetadataError(
+            f"{where}: dimension_separator {doc['dimension_separator']!r} is neither '.' nor '/'"
+        )
+    fill, dtype = doc.get("fill_value"), doc["dtype"]
+    if isinstance(dtype, str) and dtype[1:2] in ("b", "i", "u", "f") and not _numeric_fill(fill):
+        raise MetadataError(f"{where}: fill_value {fill!r} does not fit dtype {dtype!r}")
+
+
+def _numeric_fill(fill: Any) -> bool:
+    """A fill value zarr-python reads for a numeric dtype: a number, null, or a string of
+    one (n5-zarr writes ``"0"``) or of ``NaN`` / ``Infinity`` / ``-Infinity``."""
+    if fill is None or isinstance(fill, int | float):
+        return True
+    if not isinstance(fill, str):
+        return False
+    try:
+        float(fill)
+    except ValueError:
+        return False
+    return True
 
 
 class ZarrV2:
@@ -95,8 +125,10 @@ class ZarrV2:
         def key_fn(index: Sequence[int]) -> str:
             return prefix + (sep.join(map(str, index)) if index else "0")
 
+        codecs = codec_infos(doc)
+        refuse_unsafe_codecs(where, codecs)
         info = dict(
-            codecs=codec_infos(doc),
+            codecs=codecs,
             key_encoding=f"v2 '{sep}'",
             key_template=prefix + (sep.join(f"{{{i}}}" for i in range(ndim)) or "0"),
             dimension_names=_array_dimensions(node.attrs, ndim),
@@ -183,6 +215,8 @@ class ManualV2Source(GridSource):
         return self._root.fetch([(self._key_fn(tuple(i)), None) for i in indices])
 
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
+        if isinstance(raw, Refused):
+            raise ValueError(raw.reason)
         return self._decode(raw)
 
     def _decode(self, raw: bytes) -> np.ndarray:

@@ -10,7 +10,7 @@ from zarr.core.metadata.v3 import ArrayV3Metadata
 
 from ..model import CodecInfo, MetadataError
 from ._base import ArrayInfo, Node
-from ._errors import parse_with
+from ._errors import check_extents, parse_with, refuse_unsafe_codecs
 from ._store import StoreRoot, join_path
 from ._zarr_source import ZarrSource, zarr_array
 
@@ -18,6 +18,8 @@ from ._zarr_source import ZarrSource, zarr_array
 def codec_infos(codecs: Any) -> tuple[CodecInfo, ...]:
     """zarr v3 ``codecs`` JSON → ``CodecInfo`` chain (sharding recursively)."""
     out = []
+    if codecs is not None and not isinstance(codecs, list | tuple):
+        raise MetadataError(f"codecs {codecs!r} is not a list of codecs")
     for c in codecs or ():
         if isinstance(c, str):
             c = {"name": c}
@@ -74,7 +76,17 @@ class ZarrV3:
     def open_array(self, node: Node) -> ArrayInfo:
         doc = dict(node.metadata)
         where = f"{node.root.describe(node.path)}/zarr.json"
+        codecs = codec_infos(doc.get("codecs"))
+        refuse_unsafe_codecs(where, codecs)
+        # zarr-python reads a stored chunk edge of 0 as 1 (with a warning): refuse it
+        grid = doc.get("chunk_grid")
+        conf = grid.get("configuration") if isinstance(grid, Mapping) else None
+        stored = conf.get("chunk_shape") if isinstance(conf, Mapping) else None
+        if isinstance(stored, list) and any(isinstance(c, int) and c < 1 for c in stored):
+            raise MetadataError(f"{where}: chunk_shape {stored} has an edge below 1")
         meta = parse_with(where, lambda: ArrayV3Metadata.from_dict(doc))
+        chunks = tuple(getattr(meta.chunk_grid, "chunk_shape", ()))
+        check_extents(where, shape=meta.shape, chunk_shape=chunks)
         arr = zarr_array(node.root, node.path, meta)
         name, sep = key_encoding(doc)
         ndim = len(meta.shape)
@@ -90,7 +102,7 @@ class ZarrV3:
         dims = doc.get("dimension_names")
         return ArrayInfo(
             source=ZarrSource(arr, key_fn),
-            codecs=codec_infos(doc.get("codecs")),
+            codecs=codecs,
             key_encoding=f"{name} '{sep}'",
             key_template=prefix + template,
             dimension_names=tuple(dims) if isinstance(dims, list) else None,

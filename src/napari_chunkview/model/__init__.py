@@ -6,6 +6,7 @@ from ._errors import (
     ChunkviewError,
     MetadataError,
     NotRecognisedError,
+    RemoteError,
     UnsafePathError,
     UnsupportedError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "NotRecognisedError",
     "Provenance",
     "Pyramid",
+    "RemoteError",
     "Severity",
     "UnsafePathError",
     "UnsupportedError",

@@ -27,3 +27,17 @@ class UnsupportedError(ChunkviewError):
 
 class UnsafePathError(MetadataError):
     """Metadata points outside the dataset root (``..``, absolute paths, URL schemes)."""
+
+
+class RemoteError(ChunkviewError):
+    """A remote store (HTTP(S), S3, GCS) did not answer a read usefully: an HTTP error
+    status, no answer within the timeout, a dropped connection or an answer of the wrong
+    length. The one-line message names the URL, what went wrong and the attempts made.
+
+    ``status`` is the HTTP status when there was one; ``attempts`` the requests made.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts

@@ -46,6 +46,14 @@ def make_level(
             f"{node.root.describe(node.path)}: {len(scale)} scale / {len(translation)} "
             f"translation values for a {ndim}-d array"
         )
+    # conventions multiply factors, resolutions and global scales: finite, non-zero inputs
+    # can still underflow to 0 or overflow to inf (5e-324 * 0.5)
+    check_scale(scale, f"{node.root.describe(node.path)}: the level's scale")
+    if not all(math.isfinite(t) for t in translation):
+        raise MetadataError(
+            f"{node.root.describe(node.path)}: the level's translation {list(translation)} "
+            "is not finite"
+        )
     return Level(
         path=node.path,
         source=info.source,

@@ -132,6 +132,8 @@ class Canonical:
                 child, info = open_level(node, ds.get("path"), f"{loc}.path")
                 st = ds.get("spatialTransform", child.attrs.get("spatialTransform"))
                 items.append((child, info, st, f"{loc}.spatialTransform"))
+            if not items:
+                raise MetadataError("multiscales.datasets is empty: no level to show")
         ndim = len(items[0][1].source.shape)
         largest_first(items, lambda it: it[1].source.shape)
         levels: list[Level] = []
