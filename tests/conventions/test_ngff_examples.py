@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import zarr
 
-from napari_chunkview.formats import read_pyramid
+from napari_chunkview.formats import pyramid_validation, read_pyramid, validation_deferred
 from napari_chunkview.model import ChunkviewError, MetadataError, UnsupportedError
 
 from .conftest import CORPUS
@@ -253,6 +253,11 @@ def test_spec_example(
         assert strict_should or not keys or any(k in msg for k in keys), (keys, msg)
         return
     assert not inconsistent
+    # validation deferred (the napari reader's open), then run: nothing is lost
+    with validation_deferred():
+        quick = read_pyramid(path)
+    later = pyramid_validation(quick)
+    assert set(pyr.warnings) <= set(quick.warnings) | set(later), (pyr.warnings, later)
     if valid:
         allowed = ("best effort",)  # dev 0.6 is always read best effort
         assert [w for w in pyr.warnings if not any(a in w for a in allowed)] == []

@@ -400,3 +400,29 @@ def test_level_reasons(v2_nested: Dataset) -> None:
     text = level_reason(pyr, replace(base, canvas=(600, 800), view0=(300.0, 400.0)))
     assert "≈ 400×300 pixels of level 0" in text and "≈ 200×150 of level 1" in text
     assert "800×600 canvas" in text
+
+
+def test_deferred_ngff_validation_reaches_the_header() -> None:
+    """The napari reader opens without ome-zarr-models validation (quick); the inspector
+    runs it in the background and adds what it finds to the header's warnings."""
+    import copy as _copy
+
+    from ..corpus import CORPUS
+
+    path = CORPUS / "ome-ngff-validator/test_samples/invalid/missing_min.zarr"
+    if not path.is_dir():
+        pytest.skip(f"conformance corpus not found at {CORPUS}")
+    quick = open_pyramid(path, validate=False)
+    assert not any("window.min" in w for w in quick.warnings)
+    view = make_view()
+    ctl = ChunkController(view, scan=False, list_store=False)
+    ctl.show(quick, title="quick")
+    assert ctl.wait(60)
+    header = view.set_header.call_args.args[0]
+    assert any("window.min" in w for w in header.warnings), header.warnings
+    # a second show of the same image does not validate again
+    calls = view.set_header.call_count
+    ctl.show(_copy.copy(quick), title="again")
+    assert ctl.wait(30)
+    assert view.set_header.call_count == calls + 1
+    ctl.close()

@@ -15,6 +15,7 @@ import pytest
 import zarr
 
 from napari_chunkview.model import ChunkviewError
+from napari_chunkview import open_pyramid
 from napari_chunkview.qc import failed_open_report, run_qc
 
 from ..corpus import CORPUS
@@ -95,6 +96,11 @@ def test_validator_sample_missing_window_min(tmp_path: Path) -> None:
     report = run_qc(path)
     [schema] = [f for f in report.findings if f.code == "metadata.ngff_schema"]
     assert schema.where.key == ".zattrs" and "window.min" in schema.what
+    # the napari reader's quick open defers validation: QC still runs it
+    quick = open_pyramid(path, validate=False)
+    assert not any("window.min" in w for w in quick.warnings)
+    again = run_qc(quick)
+    assert [f.what for f in again.findings if f.code == "metadata.ngff_schema"] == [schema.what]
     empty = [(f.where.image, f.where.level) for f in report.findings if f.code == "level.empty"]
     assert empty == [("", i) for i in range(4)] + [("labels/coins", i) for i in range(4)]
 

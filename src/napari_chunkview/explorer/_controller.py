@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..formats import pyramid_validation
 from ..model import Pyramid
 from ..qc import StorageFigures
 from ._details import LOOKING_UP, chunk_details, stored_size
@@ -64,6 +65,8 @@ class ChunkController:
         self._scan_cancel = threading.Event()  # its storage scans ("Cancel scan")
         self._scan_gen = 0
         self._workers = Workers()
+        #: (uri, path) → warnings of the deferred OME-NGFF validation
+        self._validation: dict[tuple[str, str], tuple[str, ...]] = {}
         self._backlog = Backlog(events)
 
     # -- the followed pyramid -----------------------------------------------------------
@@ -97,11 +100,13 @@ class ChunkController:
             self._start_scans()
         if self.list_store:
             self._start_listing()
+        self._start_validation()
         self._push_live()
 
     def _header(self) -> Header:
         p = self.pyramid
         assert p is not None
+        later = self._validation.get((p.uri, p.path), ())
         return Header(
             self.title or p.name,
             p.uri,
@@ -109,8 +114,33 @@ class ChunkController:
             p.provenance.convention,
             p.provenance.reason,
             p.kind,
-            tuple(p.warnings),
+            (*p.warnings, *later),
         )
+
+    def _start_validation(self) -> None:
+        """The OME-NGFF schema validation the napari reader's quick open deferred
+        (ome-zarr-models), in the background; its warnings join the header's."""
+        p = self.pyramid
+        assert p is not None
+        key = (p.uri, p.path)
+        if key in self._validation:
+            return
+        gen = self.generation
+
+        def work() -> None:
+            try:
+                found = tuple(pyramid_validation(p))
+            except Exception as e:  # validation never takes the inspector down
+                found = (f"metadata could not be validated ({e})",)
+
+            def apply() -> None:
+                self._validation[key] = found
+                if found and self.pyramid is p:
+                    self.view.set_header(self._header())
+
+            self._post(gen, apply)
+
+        self._submit(work)
 
     def _stop(self) -> None:
         """Forget the current pyramid: newer generation, cancel its work, unsubscribe."""

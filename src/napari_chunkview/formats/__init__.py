@@ -3,6 +3,8 @@
 from ._base import ArrayInfo, FormatAdapter, Node
 from ._open import ADAPTERS, open_node, pyramid_from_node, read_pyramid, sniff
 from ._store import ReadEvent, StoreRoot, join_path, open_root
+from .conventions._ngff_validate import deferred as validation_deferred
+from .conventions._ngff_validate import pyramid_validation
 
 __all__ = [
     "ADAPTERS",
@@ -15,6 +17,8 @@ __all__ = [
     "open_node",
     "open_root",
     "pyramid_from_node",
+    "pyramid_validation",
     "read_pyramid",
     "sniff",
+    "validation_deferred",
 ]

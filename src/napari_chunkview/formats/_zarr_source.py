@@ -24,10 +24,13 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
 from ..model import ChunkGrid, GridSource
-from ._decode import Decoder, v2_decoder, v3_chain_decoder
-from ._store import StoreRoot
+from ._decode import Decoder, margin, v2_decoder, v3_chain_decoder
+from ._store import Refused, StoreRoot
+from ._ts_engine import BoxReader, LocalFiles, open_box_reader
 
 KeyFn = Callable[[Sequence[int]], str]
+#: (chunk index, stored bytes) → None, or ``ValueError`` when the bytes cannot be that chunk
+RawCheck = Callable[[tuple[int, ...], bytes], None]
 _EMPTY = 2**64 - 1
 
 
@@ -48,6 +51,8 @@ class _Sharding:
         self.has_crc = "crc32c" in index_names
         self.index_nbytes = 16 * n + (4 if self.has_crc else 0)
         self.decode_inner = v3_chain_decoder(codec.codecs, self.inner, dtype)
+        # an inner chunk's stored bytes: its decoded size plus any compressor overhead
+        self.max_chunk_nbytes = margin(math.prod(self.inner) * dtype.itemsize)
         self.ok = self.decode_inner is not None and set(index_names) <= {"bytes", "crc32c"}
         self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -60,12 +65,17 @@ class _Sharding:
     def parse_index(self, raw: bytes | None) -> np.ndarray | None:
         if raw is None:
             return None
+        if isinstance(raw, Refused):
+            raise ValueError(raw.reason)
         if len(raw) != self.index_nbytes:
             raise ValueError(f"shard index is {len(raw)} bytes, expected {self.index_nbytes}")
         if self.has_crc:
             import numcodecs
 
-            raw = numcodecs.CRC32C().decode(raw)
+            try:
+                raw = numcodecs.CRC32C().decode(raw)
+            except RuntimeError as e:  # numcodecs' checksum mismatch
+                raise ValueError(f"shard index: {e}") from None
         return np.frombuffer(raw, dtype="<u8").reshape(*self.per_shard, 2)
 
     def cached_index(self, key: str) -> tuple[bool, np.ndarray | None]:
@@ -86,9 +96,10 @@ class ZarrSource(GridSource):
     """Reads an array through zarr-python; ``key_fn`` maps a storage-unit index (a shard's
     for sharded arrays) to its store key."""
 
-    def __init__(self, array: zarr.Array, key_fn: KeyFn) -> None:
+    def __init__(self, array: zarr.Array, key_fn: KeyFn, check_raw: RawCheck | None = None) -> None:
         self._array = array
         self._key_fn = key_fn
+        self._check_raw = check_raw  # format-specific checks of a chunk's stored bytes
         shards = getattr(array, "shards", None)
         self._grid = ChunkGrid(
             tuple(array.shape), tuple(array.chunks), tuple(shards) if shards else None
@@ -99,6 +110,9 @@ class ZarrSource(GridSource):
         self._root: StoreRoot | None = getattr(array.store_path.store, "_owner", None)
         self._sharding: _Sharding | None = None
         self._decoder = self._make_decoder()
+        self._box_reader: BoxReader | None = None
+        self._box_reader_known = self._root is None or self._root.local_dir is None
+        self._box_lock = threading.Lock()
 
     def _make_decoder(self) -> Decoder | None:
         meta = self._array.metadata
@@ -135,7 +149,9 @@ class ZarrSource(GridSource):
     def chunk_key(self, index: Sequence[int]) -> str:
         unit = self._grid.shard_shape
         if unit is not None:
-            index = [i * c // s for i, c, s in zip(index, self._grid.chunk_shape, unit, strict=True)]
+            index = [
+                i * c // s for i, c, s in zip(index, self._grid.chunk_shape, unit, strict=True)
+            ]
         return self._key_fn(tuple(index))
 
     # -- fast path ------------------------------------------------------------------------
@@ -147,13 +163,21 @@ class ZarrSource(GridSource):
         sh = self._sharding
         keys = [self.chunk_key(i) for i in indices]
         todo = sorted({k for k in keys if not sh.cached_index(k)[0]})
+        broken: dict[str, str] = {}  # shard key → why its index is unusable (not cached)
         if todo:
             raws = self._root.fetch([(k, sh.index_request()) for k in todo])
             for k, raw in zip(todo, raws, strict=True):
-                sh.remember(k, sh.parse_index(raw))
+                try:
+                    sh.remember(k, sh.parse_index(raw))
+                except ValueError as e:
+                    broken[k] = f"{k}: {e}"
         requests: list[tuple[str, ByteRequest | None]] = []
         where: list[int] = []
+        out_bad: dict[int, Refused] = {}
         for n, (idx, key) in enumerate(zip(indices, keys, strict=True)):
+            if key in broken:
+                out_bad[n] = Refused.because(broken[key])
+                continue
             index = sh.cached_index(key)[1]
             if index is None:
                 continue
@@ -161,11 +185,26 @@ class ZarrSource(GridSource):
             offset, nbytes = (int(v) for v in index[pos])
             if offset == _EMPTY and nbytes == _EMPTY:
                 continue
+            if nbytes > sh.max_chunk_nbytes or offset >= 2**63 - nbytes:
+                out_bad[n] = Refused.because(
+                    f"shard index entry of chunk {idx} in {key} is out of bounds "
+                    f"(offset {offset}, {nbytes} bytes)"
+                )
+                continue
             requests.append((key, RangeByteRequest(offset, offset + nbytes)))
             where.append(n)
         out: list[bytes | None] = [None] * len(indices)
-        for n, raw in zip(where, self._root.fetch(requests), strict=True):
+        raws = self._root.fetch(requests)
+        for n, (key, rng), raw in zip(where, requests, raws, strict=True):
+            assert isinstance(rng, RangeByteRequest)
+            if raw is not None and not isinstance(raw, Refused) and len(raw) != rng.end - rng.start:
+                raw = Refused.because(
+                    f"shard index entry of chunk {indices[n]} in {key} points past the end "
+                    f"of the shard (bytes {rng.start} to {rng.end})"
+                )
             out[n] = raw
+        for n, bad in out_bad.items():
+            out[n] = bad
         return out
 
     def shard_index(self, shard: tuple[int, ...]) -> np.ndarray | None:
@@ -181,9 +220,50 @@ class ZarrSource(GridSource):
             sh.remember(key, index)
         return index
 
+    def box_reader(self) -> BoxReader | None:
+        """Reads a box whose chunks are all stored, in one call (see ``_ts_engine``);
+        ``None`` when this array keeps per-chunk reads. Opened on first use."""
+        if not self._box_reader_known:
+            with self._box_lock:
+                if not self._box_reader_known:
+                    assert self._root is not None and self._root.local_dir is not None
+                    self._box_reader = open_box_reader(
+                        self._root.local_dir,
+                        self._array.store_path.path,
+                        self._array.metadata,
+                        self.shape,
+                        self._dtype,
+                        self.chunk_key if self._sharding is None else self._key_fn,
+                    )
+                    self._files = LocalFiles(self._root.local_dir)
+                    self._box_reader_known = True
+        return self._box_reader
+
+    def read_stored(
+        self,
+        box: Sequence[tuple[int, int]],
+        indices: Sequence[tuple[int, ...]],
+        step: Sequence[int] | None = None,
+    ) -> np.ndarray | None:
+        """``box`` (every ``step``-th element; the chunks ``indices`` are all it touches)
+        read in one call by the box reader; ``None`` when there is none or a chunk's file
+        is not a plain file inside the dataset. Raises when a chunk is missing or cannot
+        be decoded."""
+        reader = self.box_reader()
+        if reader is None or self._root is None:
+            return None
+        keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
+        if not self._files.plain(sorted(keys), reader.blosc_max):
+            return None
+        return reader(box, step)
+
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""
         assert self._decoder is not None
+        if isinstance(raw, Refused):
+            raise ValueError(raw.reason)
+        if self._check_raw is not None:
+            self._check_raw(index, raw)
         return self._decoder(raw)
 
     def __repr__(self) -> str:

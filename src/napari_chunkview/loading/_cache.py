@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,26 @@ class ChunkCache:
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._data
+
+    def put_many(self, items: Sequence[tuple[Hashable, np.ndarray]]) -> None:
+        """``put`` of several arrays under one lock (a box read caches its chunks)."""
+        for _, value in items:
+            if value.flags.writeable:
+                value.flags.writeable = False
+        with self._lock:
+            for key, value in items:
+                cost = value.nbytes
+                if cost > self.max_bytes:
+                    continue
+                old = self._data.pop(key, None)
+                if old is not None:
+                    self.nbytes -= old[1]
+                self._data[key] = (value, cost)
+                self.nbytes += cost
+            while self.nbytes > self.max_bytes and self._data:
+                _, (_, c) = self._data.popitem(last=False)
+                self.nbytes -= c
+                self.evictions += 1
 
     def put(self, key: Hashable, value: Any) -> None:
         cost = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST

@@ -44,9 +44,37 @@ class StridedSource(GridSource):
 
     def chunk_key(self, index: Sequence[int]) -> str:
         """The key of the stored chunk the virtual chunk's first element comes from."""
-        first = [i * c * f for i, c, f in zip(index, self._grid.chunk_shape, self.factors, strict=True)]
-        bidx = [p // c for p, c in zip(first, self.base.grid.chunk_shape, strict=True)]
-        return self.base.chunk_key(tuple(bidx))
+        return self.base.chunk_key(self._base_index(index))
+
+    def _base_index(self, index: Sequence[int]) -> tuple[int, ...]:
+        """The stored chunk virtual chunk ``index`` samples (one: virtual chunks are at
+        most a stored chunk's ``c // f`` elements)."""
+        return tuple(
+            i * c * f // bc
+            for i, c, f, bc in zip(
+                index, self._grid.chunk_shape, self.factors, self.base.grid.chunk_shape,
+                strict=True,
+            )
+        )
+
+    def box_reader(self) -> Any:
+        fn = getattr(self.base, "box_reader", None)
+        return fn() if fn is not None else None
+
+    def read_stored(
+        self, box: Sequence[tuple[int, int]], indices: Sequence[tuple[int, ...]]
+    ) -> np.ndarray | None:
+        """``box`` through the stored level's box reader, with strides (tensorstore decodes
+        every stored chunk the samples fall in, on its own threads); ``None`` without one."""
+        fn = getattr(self.base, "read_stored", None)
+        if fn is None:
+            return None
+        bshape = self.base.grid.shape
+        bbox = [
+            (a * f, min(b * f, n)) for (a, b), f, n in zip(box, self.factors, bshape, strict=True)
+        ]
+        base_chunks = sorted({self._base_index(i) for i in indices})
+        return fn(bbox, base_chunks, self.factors)  # type: ignore[no-any-return]
 
     def read(self, box: Sequence[tuple[int, int]]) -> np.ndarray:
         bgrid = self.base.grid
@@ -106,7 +134,6 @@ def virtual_levels(pyramid: Pyramid) -> tuple[Level, ...]:
                     f"1 in {factor} elements of {coarsest.path or 'the array'} along "
                     + ", ".join(pyramid.axes[i].name for i in axes)
                 ),
-                data=None,
                 array=None,
             )
         )

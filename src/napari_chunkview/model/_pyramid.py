@@ -58,9 +58,15 @@ class Level:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     #: non-empty for a level computed on the fly (not stored): says how it is derived
     virtual: str = ""
-    data: Any = None  # dask array over ``array``, attached by the loading layer
     #: the array-like napari reads (slices exactly the chunks in view), set by loading
     array: Any = None
+
+    @property
+    def data(self) -> Any:
+        """A dask array over ``array`` (``None`` before the loading layer attached one),
+        chunked along storage boundaries. Built on first use: napari reads ``array``, so
+        opening a dataset in napari never imports dask.array."""
+        return None if self.array is None else self.array.dask
 
     @property
     def grid(self) -> ChunkGrid:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..formats import pyramid_validation
 from ..model import Finding, Level, Location, Pyramid, Severity
 
 #: (group document, array document) per format.
@@ -85,7 +86,8 @@ def open_warnings(pyramid: Pyramid) -> list[Finding]:
     out = []
     for pyr in pyramid.walk():
         key = group_doc(pyr)
-        for text in pyr.warnings:
+        # validation the open may have deferred (the napari reader's quick open)
+        for text in (*pyr.warnings, *pyramid_validation(pyr, labels=False)):
             sev, code, why, fix = _classify(text)
             out.append(Finding(sev, code, text, Location(image=pyr.path, key=key), why, fix))
         m = _NGFF_VERSION.match(pyr.provenance.convention)

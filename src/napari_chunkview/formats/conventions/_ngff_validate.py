@@ -7,10 +7,12 @@ here, on the first 0.4/0.5 document, never at module import.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import time
 import warnings as pywarnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._ngff_doc import NgffDoc
@@ -51,10 +53,42 @@ def _location(prefix: str, loc: tuple[Any, ...]) -> str:
     return out or "(document)"
 
 
+#: While set (``deferred()``), ``validate`` does nothing: opens that must be quick (the
+#: napari reader) leave validation to ``validation_warnings`` later, off the clock.
+_DEFER: contextvars.ContextVar[bool] = contextvars.ContextVar("ngff_validation_deferred",
+                                                               default=False)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    token = _DEFER.set(True)
+    try:
+        yield
+    finally:
+        _DEFER.reset(token)
+
+
+def validation_warnings(attributes: Mapping[str, Any], is_label: bool) -> list[str]:
+    """``validate`` on an image group's attributes (as kept in ``Pyramid.attributes``);
+    [] when they hold no OME-NGFF image document."""
+    from ...model import ChunkviewError
+    from ._ngff_doc import find_doc
+
+    try:
+        doc = find_doc(attributes)
+    except ChunkviewError:
+        return []
+    token = _DEFER.set(False)
+    try:
+        return validate(doc, is_label)
+    finally:
+        _DEFER.reset(token)
+
+
 def validate(doc: NgffDoc, is_label: bool) -> list[str]:
-    """Warnings for a 0.4 / 0.5 document that does not validate ([] when it does, or for
-    other versions)."""
-    if (doc.version, is_label) not in MODELS:
+    """Warnings for a 0.4 / 0.5 document that does not validate ([] when it does, for
+    other versions, or while validation is ``deferred``)."""
+    if (doc.version, is_label) not in MODELS or _DEFER.get():
         return []
     try:
         model = _model(doc.version, is_label)
@@ -85,3 +119,18 @@ def validate(doc: NgffDoc, is_label: bool) -> list[str]:
     for w in caught:
         found.append(f"OME-NGFF {doc.version}: {w.message}")
     return found
+
+
+def pyramid_validation(pyramid: Any, labels: bool = True) -> list[str]:
+    """What ome-zarr-models says of an OME-NGFF ``Pyramid`` opened with validation
+    deferred (with ``labels``, its labels' documents too, prefixed ``labels/<name>:``),
+    minus what ``Pyramid.warnings`` already says; [] for other conventions."""
+    if not str(pyramid.provenance.convention).startswith("OME-NGFF"):
+        return []
+    have = set(pyramid.warnings)
+    out = [w for w in validation_warnings(pyramid.attributes, pyramid.kind == "labels")
+           if w not in have]
+    for lab in pyramid.labels if labels else ():
+        name = lab.path.rsplit("/", 1)[-1] or lab.name
+        out.extend(f"labels/{name}: {w}" for w in pyramid_validation(lab))
+    return out

@@ -1,0 +1,184 @@
+"""Box reads through tensorstore (``formats/_ts_engine``): same values as the per-chunk
+path, missing and broken chunks still found one by one, symlinks never followed out of
+the dataset, every chunk still on the event stream and in the cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+import zarr
+
+from napari_chunkview import open_pyramid
+from napari_chunkview.loading import EVENTS, ChunkCache, LevelArray
+
+
+def _write(path: Path, data: np.ndarray, chunks: tuple[int, ...], **kw: object) -> Path:
+    z = zarr.create_array(path, shape=data.shape, chunks=chunks, dtype=data.dtype, **kw)  # type: ignore[arg-type]
+    z[...] = data
+    return path
+
+
+@pytest.fixture
+def data() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 60000, size=(6, 100, 90), dtype=np.uint16)
+
+
+def _fresh(path: Path, box_reads: bool = True) -> tuple[LevelArray, list[str]]:
+    """A LevelArray with its own cache, and a record of how each read went."""
+    lv = open_pyramid(path).levels[0]
+    arr = LevelArray(lv.source, name=f"t{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
+    arr._boxes = box_reads
+    calls: list[str] = []
+    src = arr.source
+    orig = src.read_stored
+
+    def spy(box, indices):  # type: ignore[no-untyped-def]
+        try:
+            out = orig(box, indices)
+        except Exception:
+            calls.append("raised")
+            raise
+        calls.append("none" if out is None else "read")
+        return out
+
+    src.read_stored = spy  # type: ignore[method-assign]
+    return arr, calls
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"zarr_format": 2, "compressors": numcodecs.Blosc("lz4", 5, 1)},
+        {"zarr_format": 2, "compressors": numcodecs.Zlib(3), "order": "F"},
+        {"zarr_format": 2, "compressors": None, "chunk_key_encoding": {"name": "v2", "separator": "/"}},
+        {"zarr_format": 3},
+        {"zarr_format": 3, "shards": (2, 64, 60)},
+    ],
+    ids=["v2-blosc", "v2-zlib-F", "v2-raw-nested", "v3-zstd", "v3-sharded"],
+)
+def test_box_reads_equal_the_data(tmp_path: Path, data: np.ndarray, kw: dict) -> None:  # type: ignore[type-arg]
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), **kw)
+    arr, calls = _fresh(path)
+    for sel in [(slice(None),) * 3, (3, slice(5, 97), slice(1, 89)), (slice(1, 5), 40, slice(None))]:
+        np.testing.assert_array_equal(np.asarray(arr[sel]), data[sel])
+    assert "read" in calls  # the box path was really taken
+    # and the chunks it read are cached: a second read reads nothing
+    calls.clear()
+    np.testing.assert_array_equal(np.asarray(arr[3, 5:97, 1:89]), data[3, 5:97, 1:89])
+    assert calls == []
+
+
+def test_missing_and_corrupt_chunks_are_found_one_by_one(tmp_path: Path, data: np.ndarray) -> None:
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
+                  compressors=numcodecs.Blosc("lz4", 5, 1), fill_value=7)
+    os.remove(path / "1.1.1")
+    (path / "2.0.2").write_bytes(b"garbage, not blosc")
+    arr, calls = _fresh(path)
+    seen: list[tuple[str, tuple[int, ...]]] = []
+    unsubscribe = EVENTS.subscribe(lambda e: seen.append((e.kind, e.index)) if e.source == arr.name else None)
+    try:
+        got = np.asarray(arr[:, :, :])
+    finally:
+        unsubscribe()
+    # the box read failed (a missing chunk) or was declined (the garbage chunk's "blosc
+    # header" declares 700 MB): then chunk by chunk
+    assert calls and "read" not in calls and set(calls) <= {"raised", "none"}
+    expect = data.copy()
+    expect[2:4, 32:64, 30:60] = 7
+    expect[4:6, 0:32, 60:90] = 7  # the corrupt chunk is filled and flagged
+    np.testing.assert_array_equal(got, expect)
+    assert arr.state((1, 1, 1)) == "missing"
+    assert arr.state((2, 0, 2)) == "failed"
+    assert "blosc" in arr.failures[(2, 0, 2)].lower() or "decode" in arr.failures[(2, 0, 2)].lower()
+    assert ("missing", (1, 1, 1)) in seen and ("failed", (2, 0, 2)) in seen
+    assert arr.state((0, 0, 0)) == "loaded"
+
+
+def test_box_reads_emit_every_chunk(tmp_path: Path, data: np.ndarray) -> None:
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
+                  compressors=numcodecs.Zlib(1))
+    arr, calls = _fresh(path)
+    seen: list[tuple[str, tuple[int, ...], int]] = []
+    unsubscribe = EVENTS.subscribe(
+        lambda e: seen.append((e.kind, e.index, e.nbytes_stored)) if e.source == arr.name else None
+    )
+    try:
+        np.asarray(arr[2:4, 0:64, 0:60])  # 4 chunks: one box
+    finally:
+        unsubscribe()
+    assert calls == ["read"]
+    done = {(i, n) for k, i, n in seen if k == "done"}
+    assert {i for i, _ in done} == {(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)}
+    for idx, nbytes in done:  # stored sizes are the files' sizes
+        assert nbytes == (path / ".".join(map(str, idx))).stat().st_size
+    assert sum(k == "requested" for k, _, _ in seen) == 4
+
+
+def test_symlinked_chunk_leaving_the_dataset_is_not_read(tmp_path: Path, data: np.ndarray) -> None:
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2, compressors=None)
+    secret = tmp_path / "outside.bin"
+    secret.write_bytes((path / "0.0.0").read_bytes())  # a valid chunk, but not ours to read
+    os.remove(path / "0.0.0")
+    os.symlink(secret, path / "0.0.0")
+    arr, calls = _fresh(path)
+    np.asarray(arr[0:2, 0:64, 0:60])
+    assert "read" not in calls  # tensorstore (which follows links) was not asked
+    assert arr.state((0, 0, 0)) != "loaded"
+
+
+def test_box_reads_can_be_turned_off(tmp_path: Path, data: np.ndarray) -> None:
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2)
+    arr, calls = _fresh(path, box_reads=False)
+    np.testing.assert_array_equal(np.asarray(arr[:, :, :]), data)
+    assert calls == []
+
+
+def test_mended_metadata_keeps_the_per_chunk_path(tmp_path: Path, data: np.ndarray) -> None:
+    """Legacy nested keys without ``dimension_separator`` (the document says '.'): we read
+    '/' keys, tensorstore would read '.' keys, so it is not used."""
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
+                  chunk_key_encoding={"name": "v2", "separator": "/"})
+    meta = (path / ".zarray").read_text()
+    import json
+
+    doc = json.loads(meta)
+    doc.pop("dimension_separator", None)
+    (path / ".zarray").write_text(json.dumps(doc))
+    arr, calls = _fresh(path)
+    np.testing.assert_array_equal(np.asarray(arr[:, :, :]), data)
+    assert "read" not in calls
+
+
+def test_virtual_levels_read_strided_boxes(tmp_path: Path, data: np.ndarray) -> None:
+    from napari_chunkview.loading._virtual import StridedSource
+
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
+                  compressors=numcodecs.Blosc("zstd", 3, 2))
+    base = open_pyramid(path).levels[0].source
+    src = StridedSource(base, (1, 4, 3))
+    arr = LevelArray(src, name=f"v{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
+    calls: list[object] = []
+    orig = base.read_stored
+
+    def spy(box, indices, step=None):  # type: ignore[no-untyped-def]
+        out = orig(box, indices, step)
+        calls.append(step)
+        return out
+
+    base.read_stored = spy  # type: ignore[method-assign]
+    np.testing.assert_array_equal(np.asarray(arr[:, :, :]), data[:, ::4, ::3])
+    np.testing.assert_array_equal(np.asarray(arr[1, 3:20, 2:25]), data[1, ::4, ::3][3:20, 2:25])
+    assert (1, 4, 3) in calls
+    # a missing stored chunk: the strided box read fails, chunk by chunk finds it
+    os.remove(path / "0.1.1")
+    arr2 = LevelArray(StridedSource(base, (1, 4, 3)), name=f"v{os.urandom(4).hex()}",
+                      cache=ChunkCache(64 << 20))
+    got = np.asarray(arr2[:, :, :])
+    expect = data.copy()
+    expect[0:2, 32:64, 30:60] = 0
+    np.testing.assert_array_equal(got, expect[:, ::4, ::3])
