@@ -182,3 +182,17 @@ def test_virtual_levels_read_strided_boxes(tmp_path: Path, data: np.ndarray) -> 
     expect = data.copy()
     expect[0:2, 32:64, 30:60] = 0
     np.testing.assert_array_equal(got, expect[:, ::4, ::3])
+
+
+def test_a_box_with_a_few_cached_chunks_is_still_read_whole(tmp_path: Path, data: np.ndarray) -> None:
+    """A sample read first (contrast limits) caches a few chunks; the full view that
+    follows must not fall back to thousands of single-chunk reads."""
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
+                  compressors=numcodecs.Blosc("lz4", 5, 1))
+    arr, calls = _fresh(path)
+    np.asarray(arr[0, 0, 0])  # one chunk, read alone
+    assert calls == []
+    np.testing.assert_array_equal(np.asarray(arr[:, :, :]), data)
+    assert calls == ["read"]
+    assert all(arr.state(i) == "loaded" for i in arr.source.grid.chunks_in_box(
+        [(0, n) for n in arr.shape]))

@@ -251,7 +251,10 @@ class LevelArray:
             return None, todo  # the per-chunk path knows each inner chunk's stored size
         idx_arr = np.asarray(todo)
         lo, hi = idx_arr.min(axis=0), idx_arr.max(axis=0) + 1
-        if int(np.prod(hi - lo)) != len(todo):
+        if int(np.prod(hi - lo)) > 2 * len(todo):
+            # mostly cached already (a pan): chunk by chunk. When at least half of the
+            # box's chunks are to read (a few cached by an earlier sample, say), the whole
+            # box is read and only the chunks to read are used from it.
             return None, todo
         src: Any = self.source
         rbox = tuple(
@@ -270,7 +273,8 @@ class LevelArray:
             self._in_flight.update(todo)
         t0 = time.perf_counter()
         try:
-            block = src.read_stored(rbox, todo)
+            inside = todo if len(todo) == int(np.prod(hi - lo)) else list(grid.chunks_in_box(rbox))
+            block = src.read_stored(rbox, inside)  # (every chunk it reads is checked)
         except Exception as e:
             log.debug("box read of %s in %s failed (%s): chunk by chunk", rbox, self.name, e)
             block = None
