@@ -196,3 +196,32 @@ def test_a_box_with_a_few_cached_chunks_is_still_read_whole(tmp_path: Path, data
     assert calls == ["read"]
     assert all(arr.state(i) == "loaded" for i in arr.source.grid.chunks_in_box(
         [(0, n) for n in arr.shape]))
+
+
+@pytest.mark.parametrize("step", [None, (1, 3, 2), (2, 7, 5)])
+def test_big_box_reads_go_band_by_band(
+    tmp_path: Path, data: np.ndarray, step: tuple[int, ...] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read over many chunks is split into bands along the first axis (bounded memory
+    in tensorstore): the bands put together are the box."""
+    from napari_chunkview.formats._ts_engine import BoxReader
+
+    path = _write(tmp_path / "a.zarr", data, (2, 16, 15), zarr_format=2,
+                  compressors=numcodecs.Zstd(1))
+    reader = open_pyramid(path).levels[0].source.box_reader()
+    assert reader is not None
+    calls: list[object] = []
+    store = reader._store
+
+    class Counting:
+        def __getitem__(self, sel):  # type: ignore[no-untyped-def]
+            calls.append(sel)
+            return store[sel]
+
+    monkeypatch.setattr(BoxReader, "BAND_CHUNKS", 1)
+    reader._store = Counting()
+    box = [(1, 6), (3, 100), (0, 88)]
+    got = reader(box, step)
+    k = step or (1, 1, 1)
+    np.testing.assert_array_equal(got, data[1:6:k[0], 3:100:k[1], 0:88:k[2]])
+    assert len(calls) > 1

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import json
 import os
+import stat
 import re
 import threading
 import time
@@ -357,6 +358,12 @@ class StoreRoot:
 
     def size(self, key: str) -> int | None:
         """Stored size of ``key`` (a real store key), ``None`` when it does not exist."""
+        if self._local_root is not None:  # a stat, not a trip through zarr's event loop
+            try:
+                st = os.stat(os.path.join(self._local_root, key), follow_symlinks=False)
+            except OSError:
+                return None
+            return st.st_size if stat.S_ISREG(st.st_mode) else None
         try:
             return int(sync(self._base.getsize(key)))
         except (FileNotFoundError, KeyError, OSError):

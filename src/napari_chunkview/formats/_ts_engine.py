@@ -132,16 +132,40 @@ class BoxReader:
     the 16 header bytes of each chunk before a box is handed to tensorstore.
     """
 
+    #: Chunks per tensorstore call, about: a read over more is made band by band along
+    #: the first axis. tensorstore fetches every chunk of a call at once and decodes them
+    #: as it can, so one call over 4096 chunks of 2 MiB held up to 1.5 GiB (measured,
+    #: the 65536² overview); bands of 64 chunks stay near 200 MiB.
+    BAND_CHUNKS = 64
+
     def __init__(self, store: Any, blosc_max: int | None) -> None:
         self._store = store
         self.blosc_max = blosc_max
+        self._chunks = tuple(int(c) for c in store.chunk_layout.read_chunk.shape)
 
     def __call__(
         self, box: Sequence[tuple[int, int]], step: Sequence[int] | None = None
     ) -> np.ndarray:
-        steps = step or (1,) * len(box)
-        sel = tuple(slice(a, b, k) for (a, b), k in zip(box, steps, strict=True))
-        return np.asarray(self._store[sel].read().result())
+        steps = tuple(step or (1,) * len(box))
+        if not box:
+            return np.asarray(self._store.read().result())
+        (a0, b0), k0, c0 = box[0], steps[0], self._chunks[0]
+        per_row = math.prod(
+            -(-(b - a) // c) if k <= c else -(-(b - a) // k)
+            for (a, b), k, c in zip(box[1:], steps[1:], self._chunks[1:], strict=True)
+        )
+        rows = max(1, self.BAND_CHUNKS // max(1, per_row))
+        n0 = len(range(a0, b0, k0))
+        band = max(1, rows * c0 // k0)  # output elements along axis 0 per call
+        rest = tuple(slice(a, b, k) for (a, b), k in zip(box[1:], steps[1:], strict=True))
+        if band >= n0:
+            return np.asarray(self._store[(slice(a0, b0, k0), *rest)].read().result())
+        parts = []
+        for j in range(0, n0, band):
+            lo = a0 + j * k0
+            hi = min(b0, a0 + (j + band) * k0)
+            parts.append(np.asarray(self._store[(slice(lo, hi, k0), *rest)].read().result()))
+        return np.concatenate(parts, axis=0)
 
 
 def open_box_reader(
