@@ -27,6 +27,7 @@ from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
 from numcodecs.registry import register_codec
 
 from ..model import UnsupportedError
+from ._inflate import zstd_content_size
 
 #: Compression ``type``s this codec decodes (``zlib`` is listed in the N5 README intro).
 COMPRESSIONS = frozenset({"raw", "gzip", "zlib", "bzip2", "xz", "lz4", "blosc", "zstd"})
@@ -229,18 +230,10 @@ def _blosc(buf: memoryview, expected: int) -> np.ndarray:
 
 def _zstd_content_size(buf: memoryview) -> int | None:
     """The frame content size a zstd frame header declares, ``None`` when absent."""
-    if len(buf) < 5 or struct.unpack_from("<I", buf, 0)[0] != 0xFD2FB528:
-        raise ValueError("N5 zstd payload does not start with a zstd frame")
-    fhd = buf[4]
-    fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
-    size = (1 if single else 0, 2, 4, 8)[fcs_flag]
-    if size == 0:
-        return None
-    pos = 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag]
-    if len(buf) < pos + size:
-        raise ValueError("N5 zstd payload: truncated frame header")
-    value = int.from_bytes(buf[pos : pos + size], "little")
-    return value + 256 if size == 2 else value
+    try:
+        return zstd_content_size(buf)
+    except ValueError as e:
+        raise ValueError(f"N5 zstd payload: {e}") from None
 
 
 def _zstd(buf: memoryview, expected: int) -> np.ndarray:

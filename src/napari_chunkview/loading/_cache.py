@@ -61,16 +61,19 @@ class ChunkCache:
         with self._lock:
             return key in self._data
 
-    def put_many(self, items: Sequence[tuple[Hashable, np.ndarray]]) -> None:
-        """``put`` of several arrays under one lock (a box read caches its chunks)."""
-        for _, value in items:
-            if value.flags.writeable:
+    def put_many(self, items: Sequence[tuple[Hashable, Any]]) -> None:
+        """Cache several values (arrays or ``MISSING``) under one lock, oldest evicted
+        first; an array larger than the whole cache is not kept."""
+        entries = []
+        for key, value in items:
+            cost = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST
+            if cost > self.max_bytes:
+                continue
+            if isinstance(value, np.ndarray) and value.flags.writeable:
                 value.flags.writeable = False
+            entries.append((key, value, cost))
         with self._lock:
-            for key, value in items:
-                cost = value.nbytes
-                if cost > self.max_bytes:
-                    continue
+            for key, value, cost in entries:
                 old = self._data.pop(key, None)
                 if old is not None:
                     self.nbytes -= old[1]
@@ -82,21 +85,7 @@ class ChunkCache:
                 self.evictions += 1
 
     def put(self, key: Hashable, value: Any) -> None:
-        cost = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST
-        if cost > self.max_bytes:
-            return
-        if isinstance(value, np.ndarray) and value.flags.writeable:
-            value.flags.writeable = False
-        with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self.nbytes -= old[1]
-            self._data[key] = (value, cost)
-            self.nbytes += cost
-            while self.nbytes > self.max_bytes and self._data:
-                _, (_, c) = self._data.popitem(last=False)
-                self.nbytes -= c
-                self.evictions += 1
+        self.put_many([(key, value)])
 
     def resize(self, max_bytes: int) -> None:
         with self._lock:
