@@ -12,8 +12,8 @@ import asyncio
 import errno
 import json
 import os
-import stat
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -298,7 +298,7 @@ class StoreRoot:
         root = self._local_root
         assert root is not None
         parent = key.rsplit("/", 1)[0] if "/" in key else ""
-        if not self._local_dir_inside(parent):
+        if not self.local_dir_inside(parent):
             raise UnsafePathError(f"{self.describe(key)}: a symlink leads outside the dataset")
         path = os.path.join(root, key)
         try:
@@ -316,7 +316,7 @@ class StoreRoot:
             real = self._local_real = os.path.realpath(self._local_root or ".")
         return real
 
-    def _local_dir_inside(self, rel: str) -> bool:
+    def local_dir_inside(self, rel: str) -> bool:
         """Whether folder ``rel`` (relative to the local root) resolves inside it."""
         known = self._safe_dirs.get(rel)
         if known is None:
@@ -333,7 +333,7 @@ class StoreRoot:
         if self._local_root is None:
             return True
         parent = key.rsplit("/", 1)[0] if "/" in key else ""
-        if not self._local_dir_inside(parent):
+        if not self.local_dir_inside(parent):
             return False
         path = os.path.join(self._local_root, key)
         return not os.path.islink(path) or _inside(os.path.realpath(path), self._real_root())

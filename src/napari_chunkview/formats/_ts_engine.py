@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ._store import _NOFOLLOW, StoreRoot
+
 log = logging.getLogger(__name__)
 
 
@@ -54,19 +56,8 @@ def _context() -> Any:
         return _CONTEXT
 
 
-def _v3_codec_names(codecs: Sequence[Any]) -> set[str]:
-    names: set[str] = set()
-    for c in codecs:
-        d = c.to_dict()
-        names.add(str(d["name"]))
-        if d["name"] == "sharding_indexed":
-            conf = d.get("configuration") or {}
-            for sub in (*conf.get("codecs", ()), *conf.get("index_codecs", ())):
-                names.add(str(sub["name"] if isinstance(sub, dict) else sub.to_dict()["name"]))
-    return names
-
-
 def _v3_json_names(codecs: Sequence[Any]) -> set[str]:
+    """Names of the codecs of a zarr v3 chain given as JSON, those inside shards too."""
     names: set[str] = set()
     for c in codecs:
         c = {"name": c} if isinstance(c, str) else c
@@ -75,6 +66,11 @@ def _v3_json_names(codecs: Sequence[Any]) -> set[str]:
         if c["name"] == "sharding_indexed":
             names |= _v3_json_names([*conf.get("codecs", ()), *conf.get("index_codecs", ())])
     return names
+
+
+def _v3_codec_names(codecs: Sequence[Any]) -> set[str]:
+    """The same for zarr-python codec objects (their ``to_dict`` is that JSON)."""
+    return _v3_json_names([c.to_dict() for c in codecs])
 
 
 def _their_key(meta: dict[str, Any], index: Sequence[int], v2: bool) -> str:
@@ -229,12 +225,15 @@ def open_box_reader(
 class LocalFiles:
     """Checks that the files tensorstore is about to read are plain files inside the
     root: its ``file`` driver follows symlinks, and a dataset must never make us read
-    outside itself (the per-chunk path opens with ``O_NOFOLLOW``). Each folder is checked
-    once: its real path, and one ``scandir`` for the names in it that are not regular
-    files (symlinks, folders, devices), remembered."""
+    outside itself (the per-chunk path opens with ``O_NOFOLLOW``). Folders are checked by
+    the store root (``StoreRoot.local_dir_inside``, remembered there); the names in each
+    folder that are not regular files (symlinks, folders, devices) come from one
+    ``scandir`` per folder, remembered here."""
 
-    def __init__(self, root_dir: str) -> None:
-        self.root = os.path.realpath(root_dir)
+    def __init__(self, root: StoreRoot) -> None:
+        assert root.local_dir is not None
+        self.store_root = root
+        self.root = root.local_dir
         self._odd: dict[str, frozenset[str] | None] = {}  # folder → odd names; None: outside
         self._lock = threading.Lock()
 
@@ -242,14 +241,12 @@ class LocalFiles:
         odd = self._odd.get(rel, ())
         if odd != ():
             return odd  # type: ignore[return-value]
-        folder = os.path.join(self.root, rel) if rel else self.root
-        real = os.path.realpath(folder)
         result: frozenset[str] | None
-        if real != self.root and not real.startswith(self.root + os.sep):
+        if not self.store_root.local_dir_inside(rel):
             result = None
         else:
             try:
-                with os.scandir(folder) as it:
+                with os.scandir(os.path.join(self.root, rel) if rel else self.root) as it:
                     result = frozenset(
                         e.name for e in it if e.is_symlink() or not e.is_file(follow_symlinks=False)
                     )
@@ -288,6 +285,3 @@ class LocalFiles:
             if len(head) < 16 or struct.unpack_from("<I", head, 4)[0] > most:
                 return False
         return True
-
-
-_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -235,7 +235,7 @@ class ZarrSource(GridSource):
                         self._dtype,
                         self.chunk_key if self._sharding is None else self._key_fn,
                     )
-                    self._files = LocalFiles(self._root.local_dir)
+                    self._files = LocalFiles(self._root)
                     self._box_reader_known = True
         return self._box_reader
 
