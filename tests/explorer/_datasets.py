@@ -133,36 +133,44 @@ def write_n5_viewer(path: Path) -> Dataset:
     return Dataset(path, [s0, s1], missing=[{(1, 0, 0)}, set()], corrupt=[set(), set()])
 
 
+def write_ngff04_v2(
+    path: Path, name: str, levels: list[np.ndarray], scales: list[list[float]], **array: Any
+) -> None:
+    """An OME-NGFF 0.4 zarr v2 group (zarr-python 3): ``levels`` as arrays ``0``, ``1``, …
+    with those scales, z/y/x axes in micrometres; ``array`` goes to ``create_array``
+    (chunks, compressors, chunk_key_encoding…), fill value 0."""
+    import zarr
+
+    ms = {
+        "version": "0.4",
+        "name": name,
+        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
+        "datasets": [
+            {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
+            for i, s in enumerate(scales)
+        ],
+    }
+    group = zarr.open_group(str(path), mode="w", zarr_format=2, attributes={"multiscales": [ms]})
+    for i, data in enumerate(levels):
+        arr = group.create_array(
+            str(i), shape=data.shape, dtype=data.dtype, fill_value=0, **array
+        )
+        arr[...] = data
+
+
 def write_zarr_v2_nested(path: Path) -> Dataset:
     """zarr v2 with ``/``-nested chunk keys (zarr-python 3), OME-NGFF 0.4 metadata: ``0``
     (6×64×64) and ``1`` (6×32×32), chunks 2×16×16, zlib. In ``0``, chunk (1, 0, 0) is
     deleted (missing) and chunk (2, 1, 1) overwritten with garbage (corrupt)."""
-    import zarr
     from numcodecs import Zlib
 
     l0 = _volume((6, 64, 64), seed=13)
     l1 = np.ascontiguousarray(l0[:, ::2, ::2])
-    ms = {
-        "version": "0.4",
-        "name": "nested",
-        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
-        "datasets": [
-            {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
-            for i, s in enumerate([[1.0, 0.25, 0.25], [1.0, 0.5, 0.5]])
-        ],
-    }
-    group = zarr.open_group(str(path), mode="w", zarr_format=2, attributes={"multiscales": [ms]})
-    for i, data in enumerate((l0, l1)):
-        arr = group.create_array(
-            str(i),
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=(2, 16, 16),
-            compressors=Zlib(level=5),
-            fill_value=0,
-            chunk_key_encoding={"name": "v2", "separator": "/"},
-        )
-        arr[...] = data
+    write_ngff04_v2(
+        path, "nested", [l0, l1], [[1.0, 0.25, 0.25], [1.0, 0.5, 0.5]],
+        chunks=(2, 16, 16), compressors=Zlib(level=5),
+        chunk_key_encoding={"name": "v2", "separator": "/"},
+    )
     (path / "0" / "1" / "0" / "0").unlink()
     (path / "0" / "2" / "1" / "1").write_bytes(b"\x00 not zlib at all")
     l0 = l0.copy()

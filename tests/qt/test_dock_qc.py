@@ -17,7 +17,7 @@ from napari_chunkview.explorer import QCRow
 from napari_chunkview.explorer._grid import FAILED
 from napari_chunkview.model import Location
 
-from ..explorer._datasets import Dataset, write_zarr_v2_nested
+from ..explorer._datasets import Dataset, write_ngff04_v2, write_zarr_v2_nested
 from .test_dock import open_with_dock, settle
 
 SCREENSHOT = Path("/work/notes/dock-qc.png")
@@ -283,32 +283,15 @@ def write_big_2_levels(path: Path) -> Dataset:
     """zarr v2 (zarr-python 3), OME-NGFF 0.4: z=2, 2048x2048 uint8 and its 1024x1024
     level, chunks 1x256x256 — big enough that napari shows level 1 when zoomed out. Chunk
     (1, 2, 3) of level ``1`` is overwritten with garbage."""
-    import zarr
     from numcodecs import Zlib
 
     yy, xx = np.mgrid[0:2048, 0:2048]
     l0 = np.stack([(yy // 7 + xx // 5) % 251, (yy // 3 + xx // 11) % 241]).astype(np.uint8) + 1
     l1 = np.ascontiguousarray(l0[:, ::2, ::2])
-    ms = {
-        "version": "0.4",
-        "name": "big",
-        "axes": [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"],
-        "datasets": [
-            {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": s}]}
-            for i, s in enumerate([[1.0, 0.5, 0.5], [1.0, 1.0, 1.0]])
-        ],
-    }
-    group = zarr.open_group(str(path), mode="w", zarr_format=2, attributes={"multiscales": [ms]})
-    for i, data in enumerate((l0, l1)):
-        arr = group.create_array(
-            str(i),
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=(1, 256, 256),
-            compressors=Zlib(level=1),
-            fill_value=0,
-        )
-        arr[...] = data
+    write_ngff04_v2(
+        path, "big", [l0, l1], [[1.0, 0.5, 0.5], [1.0, 1.0, 1.0]],
+        chunks=(1, 256, 256), compressors=Zlib(level=1),
+    )
     (path / "1" / "1.2.3").write_bytes(b"\x00 not zlib at all")
     return Dataset(path, [l0, l1], missing=[set(), set()], corrupt=[set(), {(1, 2, 3)}])
 
