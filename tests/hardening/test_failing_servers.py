@@ -22,6 +22,7 @@ from napari_chunkview.formats._remote import RemotePolicy
 from napari_chunkview.loading import ChunkCache, ChunkEvent, EventStream, LevelArray
 from napari_chunkview.model import RemoteError
 
+from ..qt._support import settle
 from ._faulty import Fault, wait_until
 from .conftest import RETRIES, TIMEOUT, Served
 
@@ -323,19 +324,9 @@ def test_napari_shows_the_failed_chunk_in_the_dock_and_reads_the_rest(
     [layer] = viewer.open(http_served.url, plugin="napari-chunkview")
     assert dock.layer is layer
 
-    def settle(z: int) -> dict[tuple[int, ...], str]:
+    def settle_at(z: int) -> dict[tuple[int, ...], str]:
         viewer.dims.set_current_step(0, z)
-        viewer.screenshot(canvas_only=False, flash=False)
-        qtbot.waitUntil(lambda: layer.loaded, timeout=15000)
-
-        def caught_up() -> None:
-            dock.refresh()
-            dock.controller.tick()
-            live = dock.controller.live
-            assert live is not None and live.view_total > 0
-            assert live.view_resolved == live.view_total
-
-        qtbot.waitUntil(caught_up, timeout=15000)
+        settle(qtbot, viewer, dock, layer)
         assert layer.data_level == 0
         cells = dock.controller.cells
         return {
@@ -344,7 +335,7 @@ def test_napari_shows_the_failed_chunk_in_the_dock_and_reads_the_rest(
         }
 
     t0 = time.monotonic()
-    states = settle(2)
+    states = settle_at(2)
     assert time.monotonic() - t0 < 10  # 3 attempts with short back-off, not a freeze
     assert states == {
         (2, 0, 0): "loaded",
@@ -366,5 +357,5 @@ def test_napari_shows_the_failed_chunk_in_the_dock_and_reads_the_rest(
     expected[0:16, 16:32] = 0
     np.testing.assert_array_equal(plane, expected)
     # still usable: another plane reads, all loaded
-    assert set(settle(0).values()) == {"loaded"}
+    assert set(settle_at(0).values()) == {"loaded"}
     np.testing.assert_array_equal(np.asarray(layer.data[0][0]), http_served.levels[0][0])

@@ -139,3 +139,19 @@ def use_temporary_napari_settings(monkeypatch: pytest.MonkeyPatch, folder: Path)
 
     monkeypatch.setattr(settings, "_SETTINGS", None)
     return settings.get_settings(folder / "napari-settings.yaml")
+
+
+def settle(qtbot: Any, viewer: Any, dock: Any, layer: Any) -> None:
+    """Let napari draw (which picks the level and the region to load) and read the slice,
+    and the dock catch up with both."""
+    viewer.screenshot(canvas_only=False, flash=False)
+    qtbot.waitUntil(lambda: layer.loaded, timeout=15000)
+
+    def caught_up() -> None:
+        dock.refresh()
+        dock.controller.tick()
+        live = dock.controller.live
+        assert live is not None and live.view_total > 0
+        assert live.view_resolved == live.view_total
+
+    qtbot.waitUntil(caught_up, timeout=15000)

@@ -22,6 +22,7 @@ from ..explorer._datasets import (
     write_ngff05_sharded,
     write_zarr_v2_nested,
 )
+from ._support import settle
 
 PLUGIN = "napari-chunkview"
 SHARDED_CODECS = (
@@ -57,20 +58,6 @@ def open_with_dock(make_napari_viewer: Any, path: Path) -> tuple[Any, Any, Any]:
     return viewer, layer, dock
 
 
-def settle(qtbot: Any, viewer: Any, dock: Any, layer: Any) -> None:
-    """Let napari draw (which picks the level and the region to load) and read the slice,
-    and the dock catch up with both."""
-    viewer.screenshot(canvas_only=False, flash=False)
-    qtbot.waitUntil(lambda: layer.loaded, timeout=15000)
-
-    def caught_up() -> None:
-        dock.refresh()
-        dock.controller.tick()
-        live = dock.controller.live
-        assert live is not None and live.view_total > 0
-        assert live.view_resolved == live.view_total
-
-    qtbot.waitUntil(caught_up, timeout=15000)
 
 
 def scanned(qtbot: Any, dock: Any) -> list[dict[str, str]]:

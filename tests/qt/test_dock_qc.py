@@ -18,7 +18,8 @@ from napari_chunkview.explorer._grid import FAILED
 from napari_chunkview.model import Location
 
 from ..explorer._datasets import Dataset, write_ngff04_v2, write_zarr_v2_nested
-from .test_dock import open_with_dock, settle
+from ._support import settle
+from .test_dock import open_with_dock
 
 SCREENSHOT = Path("/work/notes/dock-qc.png")
 
