@@ -54,6 +54,19 @@ class FileReads:
         builtins.open = counting_open
         io.open = counting_open
 
+        orig_os_open = os.open
+        write = os.O_WRONLY | os.O_RDWR
+
+        def counting_os_open(file: Any, flags: int, *a: Any, **k: Any) -> Any:
+            # napari-chunkview reads local files with os.open (metadata and chunks)
+            if not flags & write and isinstance(file, str | os.PathLike) and "dir_fd" not in k:
+                p = os.fspath(file)
+                if isinstance(p, str) and p.startswith(prefix):
+                    keys.append(p[len(prefix):])
+            return orig_os_open(file, flags, *a, **k)
+
+        os.open = counting_os_open
+
         # napari-chunkview opens chunk files with os.open, and tensorstore (its box reads)
         # from C++: neither passes through ``open``. Its own event stream reports every
         # chunk it reads ("requested"), so for it that is the count; it is subscribed to
@@ -106,6 +119,18 @@ def chunk_index(key: str) -> tuple[str, int, tuple[int, ...]]:
     """``big.ome.zarr/1/256/3/4`` → (dataset folder, level, chunk index)."""
     parts = key.split("/")
     return parts[0], int(parts[1]), tuple(int(p) for p in parts[2:])
+
+
+def prime_page_cache(folder: Path) -> None:
+    """Read every file under ``folder`` once, outside the clock, so that whichever reader
+    runs reads from the page cache: otherwise the run order decides who reads from disk
+    (the 65536² dataset is 4.5 GB; the builtin anchor's 7 GiB evict it between runs)."""
+    buf = bytearray(1 << 20)
+    for dirpath, _, files in os.walk(folder):
+        for f in files:
+            with open(os.path.join(dirpath, f), "rb", buffering=0) as fh:
+                while fh.readinto(buf):
+                    pass
 
 
 def rss_mb() -> float:
@@ -292,6 +317,8 @@ def case_first_frame(a: dict[str, Any]) -> dict[str, Any]:
     reader, name = a["reader"], a["dataset"]
     canvas = tuple(a.get("canvas", (600, 800)))
     uri = a.get("uri") or str(D.path(name))
+    if a.get("prime"):
+        prime_page_cache(D.path(name))
     warm_imports(reader)
     viewer = make_viewer(canvas)
     views = Views()

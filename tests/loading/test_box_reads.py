@@ -33,6 +33,7 @@ def _fresh(path: Path, box_reads: bool = True) -> tuple[LevelArray, list[str]]:
     lv = open_pyramid(path).levels[0]
     arr = LevelArray(lv.source, name=f"t{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
     arr._boxes = box_reads
+    arr._box_worth_it = box_reads  # these chunks are small: force the box path
     calls: list[str] = []
     src = arr.source
     orig = src.read_stored

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numcodecs.blosc import decompress as _blosc_decompress  # type: ignore[import-untyped]
 from numcodecs.compat import ensure_contiguous_ndarray
 
 #: Largest output buffer allocated up front (zstd frames that do not declare their size).
@@ -28,6 +29,8 @@ CODEC_ERRORS = (ValueError, RuntimeError, OSError, EOFError, zlib.error, lzma.LZ
 
 
 def _view(buf: Any) -> memoryview:
+    if isinstance(buf, bytes | bytearray):  # the common case, without numcodecs' checks
+        return memoryview(buf)
     return memoryview(ensure_contiguous_ndarray(buf).view("u1")).cast("B")
 
 
@@ -73,7 +76,9 @@ def _blosc(codec: Any, buf: memoryview, limit: int, exact: bool) -> Any:
     _declared("blosc header", nbytes, buf, limit, exact)
     if cbytes > len(buf):  # (more is fine: z5py pads its blosc chunks)
         raise ValueError(f"blosc header says {cbytes} compressed bytes, the chunk has {len(buf)}")
-    return codec.decode(buf)
+    # what ``Blosc.decode`` does after its buffer checks, which cost twice the
+    # decompression of a small chunk (8 KiB: 5.1 µs through the codec, 2.6 µs direct)
+    return _blosc_decompress(buf)
 
 
 def _lz4(codec: Any, buf: memoryview, limit: int, exact: bool) -> Any:

@@ -199,6 +199,13 @@ class StoreRoot:
 
     # -- sync reads for metadata -----------------------------------------------------------
     def get_bytes(self, key: str) -> bytes | None:
+        if self._local_root is not None:
+            # a plain file read (with the same symlink checks): a trip through zarr's
+            # event-loop thread costs about 0.5 ms per document, most of a local open
+            data = self._read_local(self.map_key(key), None)
+            if isinstance(data, Refused):
+                raise UnsafePathError(data.reason)
+            return data
         buf = sync(self.store.get(key, default_buffer_prototype()))
         return None if buf is None else buf.to_bytes()
 
@@ -269,20 +276,10 @@ class StoreRoot:
         data: bytes | None
         try:
             fd = self._open_local(key)
-            with open(fd, "rb") as f:
-                size = 0 if rng is None else os.fstat(fd).st_size
-                if rng is None:
-                    data = f.read()
-                elif isinstance(rng, RangeByteRequest):
-                    # clamp: a hostile shard index may ask for 2**63 bytes
-                    f.seek(min(rng.start, size))
-                    data = f.read(max(0, min(rng.end, size) - rng.start))
-                elif isinstance(rng, SuffixByteRequest):
-                    f.seek(max(0, size - rng.suffix))
-                    data = f.read()
-                else:
-                    f.seek(min(rng.offset, size))
-                    data = f.read()
+            try:
+                data = _read_all(fd) if rng is None else _read_range(fd, rng)
+            finally:
+                os.close(fd)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             data = None
         except UnsafePathError as e:
@@ -300,7 +297,9 @@ class StoreRoot:
         parent = key.rsplit("/", 1)[0] if "/" in key else ""
         if not self.local_dir_inside(parent):
             raise UnsafePathError(f"{self.describe(key)}: a symlink leads outside the dataset")
-        path = os.path.join(root, key)
+        # keys come from our key functions (relative, no ".."); plain concatenation: the
+        # hot path of small chunks (os.path.join cost 5% of a 8 KiB chunk's read)
+        path = (root if root.endswith("/") else root + "/") + key
         try:
             return os.open(path, _NOFOLLOW)
         except OSError as e:
@@ -339,6 +338,8 @@ class StoreRoot:
         return not os.path.islink(path) or _inside(os.path.realpath(path), self._real_root())
 
     def exists(self, key: str) -> bool:
+        if self._local_root is not None:  # what LocalStore.exists does, without the loop
+            return os.path.isfile(os.path.join(self._local_root, key))
         return bool(sync(self._base.exists(key)))
 
     def list_dir(self, path: str) -> list[str]:
@@ -423,6 +424,42 @@ def _walk_local(root: str, prefix: str) -> Iterator[tuple[str, int]]:
                 stack.append(e.path)
             elif e.is_file(follow_symlinks=False):
                 yield os.path.relpath(e.path, root).replace(os.sep, "/"), e.stat().st_size
+
+
+#: A local chunk file is read with one ``read`` of this size first: most chunks are
+#: smaller, and one plain ``read`` costs 5.5 µs per 8 KiB chunk against 10.8 µs through a
+#: buffered file object (``open(fd).read()``: a stat, buffer set-up and a second read).
+_FIRST_READ = 64 << 10
+
+
+def _read_all(fd: int) -> bytes:
+    data = os.read(fd, _FIRST_READ)
+    if len(data) < _FIRST_READ:
+        return data
+    # a bigger file: read whole again from the start, sized by its stat, rather than
+    # joining pieces (300 KiB chunks: 77 µs against 119 µs with a join)
+    want = os.fstat(fd).st_size + 1  # + 1: its end seen in the same call
+    parts, pos = [], 0
+    while got := os.pread(fd, min(max(want - pos, _FIRST_READ), 1 << 30), pos):
+        parts.append(got)
+        pos += len(got)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _read_range(fd: int, rng: ByteRequest) -> bytes:
+    size = os.fstat(fd).st_size
+    if isinstance(rng, RangeByteRequest):
+        # clamp: a hostile shard index may ask for 2**63 bytes
+        start, stop = min(rng.start, size), min(rng.end, size)
+    elif isinstance(rng, SuffixByteRequest):
+        start, stop = max(0, size - rng.suffix), size
+    else:
+        start, stop = min(rng.offset, size), size
+    parts, pos = [], start
+    while pos < stop and (got := os.pread(fd, min(stop - pos, 1 << 30), pos)):
+        parts.append(got)
+        pos += len(got)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class Refused(bytes):
