@@ -4,12 +4,14 @@
 Heavy work (storage scans, store listings, per-chunk size look-ups) runs on the
 controller's own worker threads; results come back through ``view.call_in_main`` and are
 dropped when they belong to an older generation (another pyramid, or after ``close``).
+Scan statuses come back in batches (``Coalescer``) and refresh only the rows they change:
+a pyramid of 200 levels must not cost the view 600 whole-table refreshes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +25,7 @@ from ._live import Backlog, LiveFeed, live_panel
 from ._state import ViewState, store_root
 from ._tree import TreeNode, known_tree, list_or_known, node_attribute_items
 from ._view import ChunkDetails, ChunkView, Header, LivePanel
-from ._work import Workers, scan_levels
+from ._work import Coalescer, Workers, scan_levels
 
 
 class ChunkController:
@@ -65,6 +67,10 @@ class ChunkController:
         self._scan_cancel = threading.Event()  # its storage scans ("Cancel scan")
         self._scan_gen = 0
         self._workers = Workers()
+        #: (generation, scan generation, level) → status line, from the scan's worker
+        self._statuses: Coalescer[tuple[int, int, int], str] = Coalescer(
+            self._post_batch, self._apply_statuses
+        )
         #: (uri, path) → warnings of the deferred OME-NGFF validation
         self._validation: dict[tuple[str, str], tuple[str, ...]] = {}
         self._backlog = Backlog(events)
@@ -96,10 +102,10 @@ class ChunkController:
         self.tree_status = "what the metadata names (not listed)"
         self.view.set_tree(self.tree, self.tree_status)
         self.select_node(self.tree.path)
+        if self.list_store:  # first: the tree is the quickest answer
+            self._start_listing()
         if self.scan:
             self._start_scans()
-        if self.list_store:
-            self._start_listing()
         self._start_validation()
         self._push_live()
 
@@ -181,6 +187,17 @@ class ChunkController:
             except RuntimeError:  # the view is gone (Qt object deleted)
                 pass
 
+    def _post_batch(self, fn: Callable[[], None]) -> bool:
+        """From a worker: run ``fn`` (a ``Coalescer`` flush, which checks generations
+        itself) on the view's thread; False when it cannot be scheduled."""
+        if self.closed:
+            return False
+        try:
+            self.view.call_in_main(fn)
+        except RuntimeError:  # the view is gone (Qt object deleted)
+            return False
+        return True
+
     def wait(self, timeout: float = 30.0) -> bool:
         """Wait for the background work now queued (tests, scripted screenshots); True
         when all of it finished. Results still arrive through ``view.call_in_main``."""
@@ -191,15 +208,35 @@ class ChunkController:
         return self._workers.busy
 
     # -- levels table ---------------------------------------------------------------------
-    def _refresh_rows(self) -> None:
+    def _refresh_rows(self, changed: Iterable[int] | None = None) -> None:
+        """Rebuild the rows ``changed`` (default: all) and hand the table to the view."""
         p = self.pyramid
         if p is None:
             return
-        self.rows = [
-            level_row(p, i, self._figures.get((p.uri, lv.path)), self._scan_status.get(i, ""))
-            for i, lv in enumerate(p.levels)
-        ]
+
+        def row(i: int) -> LevelRow:
+            figures = self._figures.get((p.uri, p.levels[i].path))
+            return level_row(p, i, figures, self._scan_status.get(i, ""))
+
+        if changed is None or len(self.rows) != len(p.levels):
+            self.rows = [row(i) for i in range(len(p.levels))]
+        else:
+            rows = list(self.rows)  # a new list: the view may hold on to the old one
+            for i in changed:
+                rows[i] = row(i)
+            self.rows = rows
         self.view.set_levels(self.rows)
+
+    def _apply_statuses(self, batch: dict[tuple[int, int, int], str]) -> None:
+        """On the view's thread: the scan statuses gathered since the last batch."""
+        changed = set()
+        for (gen, sgen, i), text in batch.items():
+            # not another pyramid's, nor a scan replaced by a rescan
+            if gen == self.generation and sgen == self._scan_gen and not self.closed:
+                self._scan_status[i] = text
+                changed.add(i)
+        if changed:
+            self._refresh_rows(sorted(changed))
 
     def _start_scans(self) -> None:
         p = self.pyramid
@@ -215,12 +252,8 @@ class ChunkController:
         self._refresh_rows()
 
         def status(i: int, text: str) -> None:
-            def apply() -> None:
-                if sgen == self._scan_gen:  # not a scan replaced by a rescan
-                    self._scan_status[i] = text
-                    self._refresh_rows()
-
-            self._post(gen, apply)
+            if gen == self.generation and not self.closed:
+                self._statuses.put((gen, sgen, i), text)
 
         def store(level: Any, figures: StorageFigures) -> None:
             self._figures[(p.uri, level.path)] = figures

@@ -214,6 +214,11 @@ class QtChunkView(QWidget):
 
     def set_levels(self, rows: Sequence[LevelRow]) -> None:
         self._rows = list(rows)
+        header = self.table.horizontalHeader()
+        assert header is not None
+        # columns fit their contents once, after the fill: under ResizeToContents every
+        # changed cell re-measures its whole column (seconds for a 200-level table)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = row.cells
@@ -228,6 +233,7 @@ class QtChunkView(QWidget):
                     tip = f"virtual level: {row.virtual}"
                 item.setToolTip(tip)
         self._mark_shown_level()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         scanning = [row for row in rows if row.scan.startswith(("scanning", "waiting"))]
         self.scan_status.setText(f"scanning {len(scanning)} level(s)…" if scanning else "")
         self._show_level_details(self._details_row())

@@ -1,5 +1,6 @@
 """The inspector's worker threads: a small pool, the futures still running, and waiting
-for them (tests, scripted screenshots)."""
+for them (tests, scripted screenshots); and ``Coalescer``, which batches the workers'
+progress updates so the view's thread handles a few batches, not one call per update."""
 
 from __future__ import annotations
 
@@ -11,6 +12,43 @@ from typing import Any
 
 from ..model import Level, Pyramid
 from ..qc import Cancelled, StorageFigures, scan_storage
+
+
+class Coalescer[K, V]:
+    """Updates put from any thread, handed to ``apply`` in batches on the view's thread.
+
+    ``put`` keeps the latest value per key and schedules one flush through ``post``
+    (``view.call_in_main``, say) unless one is already scheduled; the flush takes every
+    update put until it runs. A 200-level scan thus costs the GUI a few table refreshes
+    instead of one per status line (hand-written: Qt-free, and superqt's throttlers
+    need a Qt event loop in the calling thread). ``post`` returns False when it could
+    not schedule (the view is gone): the updates are then dropped.
+    """
+
+    def __init__(
+        self, post: Callable[[Callable[[], None]], bool], apply: Callable[[dict[K, V]], None]
+    ) -> None:
+        self._post, self._apply = post, apply
+        self._pending: dict[K, V] = {}
+        self._scheduled = False
+        self._lock = threading.Lock()
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._pending[key] = value
+            if self._scheduled:
+                return
+            self._scheduled = True
+        if not self._post(self._flush):  # outside the lock: ``post`` may run it at once
+            with self._lock:
+                self._scheduled = False
+                self._pending.clear()
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending, self._scheduled = self._pending, {}, False
+        if batch:
+            self._apply(batch)
 
 
 class Workers:
@@ -72,7 +110,7 @@ def scan_levels(
     done: set[int] = set()
     for i in reversed(todo):
         lv = pyramid.levels[i]
-        last = [0.0]
+        last = [time.monotonic()]  # a quick scan reports no progress, only its result
 
         def progress(n: int, total: int, i: int = i, last: list[float] = last) -> None:
             now = time.monotonic()

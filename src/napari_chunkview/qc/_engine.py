@@ -23,7 +23,7 @@ from ._crosslevel import intensity_findings, missing_data_findings
 from ._geometry import geometry_findings
 from ._handles import LevelRef, OpenSpec
 from ._metadata import metadata_findings
-from ._plan import LevelPlan, plan_level
+from ._plan import LevelPlan, plan_findings, plan_level
 from ._report import LevelReport, QCReport
 from ._run import describe_scheduler, run_distributed, run_local, sort_results
 from ._storage import Cancelled, StorageFigures, scan_storage
@@ -98,26 +98,16 @@ def run_qc(
             plans.append(plan_level(wi, li, lv, ref, storage, sample))
     except (Cancelled, KeyboardInterrupt):  # Ctrl-C in a notebook: report what is known
         complete = False
-    for p in plans:
-        if p.auto_sampled:
-            pyr, lv = images[p.image], p.lv
-            findings.append(Finding(
-                "info", "scan.sampled",
-                f"level {p.level} has {lv.grid.n_chunks} chunks and the store cannot be "
-                f"listed: {p.sample:.2%} of them were scanned",
-                Location(image=pyr.path, level=p.level, path=lv.path),
-                "a full scan would request every possible key, stored or not",
-                "run the check where the store can be listed (a local copy, S3), or choose "
-                "--sample yourself",
-            ))
+    findings.extend(plan_findings(images, plans))
+    scanned = [p for p in plans if p.skipped is None]
     results: list[BatchResult] = []
     if complete and not cancel.is_set():
         if scheduler is None:
-            results, interrupted = run_local(plans, cancel, progress, workers)
+            results, interrupted = run_local(scanned, cancel, progress, workers)
         else:
-            results, interrupted = run_distributed(plans, scheduler, cancel, progress)
+            results, interrupted = run_distributed(scanned, scheduler, cancel, progress)
         complete = not interrupted and not cancel.is_set()
-    scans = _combine_all(plans, sort_results(results))
+    scans = _combine_all(scanned, sort_results(results))
     complete = complete and not any(s.cancelled for s in scans.values())
     for (wi, _li), scan in sorted(scans.items()):
         findings.extend(chunk_findings(images[wi], scan))
@@ -207,27 +197,33 @@ def _stats_findings(
         where = Location(image=pyr.path, level=li, path=lv.path)
         frac = st.saturated_fraction
         if frac is not None and frac > SATURATION_WARN:
-            out.append(Finding(
-                "warning", "stats.saturated",
-                f"{frac:.2%} of level {li}'s elements ({st.saturated_count}) are at "
-                f"{st.max:g}, the {lv.dtype} maximum",
-                where,
-                "saturated pixels have lost their true intensity: intensity measurements, "
-                "ratios and colocalisation on them are wrong",
-                "acquire with lower exposure or gain; if the data was rescaled on conversion, "
-                "convert without clipping; exclude saturated pixels from measurements",
-                count=st.saturated_count or 1,
-            ))
+            out.append(
+                Finding(
+                    "warning",
+                    "stats.saturated",
+                    f"{frac:.2%} of level {li}'s elements ({st.saturated_count}) are at "
+                    f"{st.max:g}, the {lv.dtype} maximum",
+                    where,
+                    "saturated pixels have lost their true intensity: intensity measurements, "
+                    "ratios and colocalisation on them are wrong",
+                    "acquire with lower exposure or gain; if the data was rescaled on conversion, "
+                    "convert without clipping; exclude saturated pixels from measurements",
+                    count=st.saturated_count or 1,
+                )
+            )
         bad = st.nan_stored + st.inf_count
         if bad:
-            out.append(Finding(
-                "warning", "stats.nan",
-                f"level {li} holds {st.nan_stored} NaN and {st.inf_count} infinite values",
-                where,
-                "NaN and infinity break contrast limits, means and most analysis tools",
-                "mask them explicitly (e.g. a label image) or replace them when converting",
-                count=bad,
-            ))
+            out.append(
+                Finding(
+                    "warning",
+                    "stats.nan",
+                    f"level {li} holds {st.nan_stored} NaN and {st.inf_count} infinite values",
+                    where,
+                    "NaN and infinity break contrast limits, means and most analysis tools",
+                    "mask them explicitly (e.g. a label image) or replace them when converting",
+                    count=bad,
+                )
+            )
     return out
 
 
@@ -242,27 +238,29 @@ def _level_reports(
         for li, lv in enumerate(pyr.stored_levels):
             scan = scans.get((wi, li))
             grid = lv.grid
-            out.append(LevelReport(
-                image=pyr.path,
-                kind=pyr.kind,
-                index=li,
-                path=lv.path,
-                shape=tuple(lv.shape),
-                dtype=str(lv.dtype),
-                chunks=tuple(grid.chunk_shape),
-                shards=tuple(grid.shard_shape) if grid.shard_shape else None,
-                codecs=_chain(lv),
-                n_chunks=grid.n_chunks,
-                storage=storages.get((wi, li)),
-                scanned=scan is not None,
-                counts=dict(scan.counts) if scan else {},
-                sample=scan.plan.sample if scan else None,
-                sizes=size_summary(scan.sizes) if scan else None,
-                stats=scan.stats if scan else None,
-                decoded_bytes=scan.decoded_bytes if scan else 0,
-                seconds=round(scan.seconds, 3) if scan else 0.0,
-                states=scan.states if scan else None,
-            ))
+            out.append(
+                LevelReport(
+                    image=pyr.path,
+                    kind=pyr.kind,
+                    index=li,
+                    path=lv.path,
+                    shape=tuple(lv.shape),
+                    dtype=str(lv.dtype),
+                    chunks=tuple(grid.chunk_shape),
+                    shards=tuple(grid.shard_shape) if grid.shard_shape else None,
+                    codecs=_chain(lv),
+                    n_chunks=grid.n_chunks,
+                    storage=storages.get((wi, li)),
+                    scanned=scan is not None,
+                    counts=dict(scan.counts) if scan else {},
+                    sample=scan.plan.sample if scan else None,
+                    sizes=size_summary(scan.sizes) if scan else None,
+                    stats=scan.stats if scan else None,
+                    decoded_bytes=scan.decoded_bytes if scan else 0,
+                    seconds=round(scan.seconds, 3) if scan else 0.0,
+                    states=scan.states if scan else None,
+                )
+            )
     return tuple(out)
 
 
@@ -282,11 +280,16 @@ def failed_open_report(uri: str, error: BaseException) -> QCReport:
         convention="",
         reason="",
         axes=(),
-        findings=(Finding(
-            "error", "open.failed", f"{type(error).__name__}: {error}", Location(),
-            "nothing of the dataset can be shown or checked until it opens",
-            "fix the metadata named in the message (or open a path inside the dataset)",
-        ),),
+        findings=(
+            Finding(
+                "error",
+                "open.failed",
+                f"{type(error).__name__}: {error}",
+                Location(),
+                "nothing of the dataset can be shown or checked until it opens",
+                "fix the metadata named in the message (or open a path inside the dataset)",
+            ),
+        ),
         levels=(),
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
