@@ -123,7 +123,7 @@ def test_a_failed_run_says_why(v2_nested: Dataset) -> None:
     assert job is not None and step.wait(30)
     final = states(view)[-1]
     assert final.status == "failed" and "level 5 does not exist" in final.error
-    assert final.summary().startswith("QC failed: ValueError: level 5 does not exist")
+    assert final.summary().startswith("QC failed: level 5 does not exist")
     assert job.report is None and job.error == final.error
     step.close()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..model import Pyramid
+from ..model import Pyramid, error_reason
 from ._qc_rows import QCRow, QCState, Target, locate, result_state
 
 #: Progress reaches the view at most this often (seconds), phase changes always.
@@ -177,7 +177,7 @@ class QCStep:
                 cancel=job.cancel,
             )
         except Exception as e:  # a store or engine error: the tab says so
-            job.error = f"{type(e).__name__}: {e}"
+            job.error = error_reason(e)
             error = job.error
             self._update(job, lambda s: replace(s, status="failed", phase="", error=error))
         else:

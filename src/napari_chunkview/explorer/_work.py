@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from ..model import Level, Pyramid
+from ..model import Level, Pyramid, error_reason
 from ..qc import Cancelled, StorageFigures, scan_storage
 
 
@@ -127,7 +127,7 @@ def scan_levels(
                     status(j, "scan cancelled")
             return
         except Exception as e:  # a store error: say so in the row, keep going
-            status(i, f"scan failed: {type(e).__name__}: {e}")
+            status(i, f"scan failed: {error_reason(e)}")
             done.add(i)
             continue
         store(lv, figures)

@@ -25,7 +25,7 @@ from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
-from ..model import ChunkviewError, MetadataError, UnsafePathError
+from ..model import MetadataError, UnsafePathError, error_reason
 
 #: Basenames of metadata documents; any other key is a chunk (or shard).
 METADATA_NAMES = frozenset(
@@ -262,7 +262,7 @@ class StoreRoot:
                 # one request failed (a remote store's ``RemoteError`` after its retries):
                 # that chunk is flagged with the reason, the rest of the batch reads
                 why = (
-                    str(got) if isinstance(got, ChunkviewError) else f"{type(got).__name__}: {got}"
+                    error_reason(got)
                 )
                 out.append(Refused.because(why))
             else:

@@ -9,6 +9,7 @@ from ._errors import (
     RemoteError,
     UnsafePathError,
     UnsupportedError,
+    error_reason,
 )
 from ._findings import SEVERITIES, Finding, Location, Severity, ranked
 from ._pyramid import Axis, AxisType, Channel, Level, Provenance, Pyramid
@@ -36,6 +37,7 @@ __all__ = [
     "UnsafePathError",
     "UnsupportedError",
     "describe_chain",
+    "error_reason",
     "full_box",
     "ranked",
 ]

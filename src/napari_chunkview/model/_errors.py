@@ -41,3 +41,16 @@ class RemoteError(ChunkviewError):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
+
+
+def error_reason(e: BaseException) -> str:
+    """One line for a person saying why something failed. Our own errors, and the
+    ``ValueError`` decoders raise for bad data, by their message alone; an ``OSError`` as
+    "path: strerror"; anything else with its type's name first (it names the library
+    that complained: "error: Error -3 while decompressing data" is zlib's)."""
+    text = str(e).strip()
+    if isinstance(e, ChunkviewError | ValueError) and text:
+        return text
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else str(e.strerror)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Level
+from ..model import Level, error_reason
 from ._handles import LevelRef
 from ._stats import StatsPartial, partial_for
 
@@ -165,7 +165,7 @@ class _Scanner:
         try:
             chunk = self.level.source.decode(idx, raw)  # type: ignore[attr-defined]
         except Exception as e:
-            self.fail(row, _classify(e), f"{type(e).__name__}: {e}")
+            self.fail(row, _classify(e), error_reason(e))
             return
         expected = self.level.grid.chunk_shape
         if tuple(chunk.shape) != tuple(expected):
@@ -181,7 +181,7 @@ class _Scanner:
             raws = src.fetch(idxs)
         except Exception as e:
             for row in rows:
-                self.fail(row, "chunk.unreadable", f"{type(e).__name__}: {e}")
+                self.fail(row, "chunk.unreadable", error_reason(e))
             return
         for row, raw in zip(rows, raws, strict=True):
             self.raw(row, raw)
@@ -203,7 +203,7 @@ class _Scanner:
             try:
                 block = np.asarray(self.level.source.read(self.level.grid.chunk_box(idx)))
             except Exception as e:
-                self.fail(row, _classify(e), f"{type(e).__name__}: {e}")
+                self.fail(row, _classify(e), error_reason(e))
                 continue
             full = np.zeros(self.level.grid.chunk_shape, dtype=block.dtype)
             full[tuple(slice(0, s) for s in block.shape)] = block

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Level
+from ..model import Level, error_reason
 
 #: List at most this many keys before switching to sampling.
 MAX_LISTED_KEYS = 2_000_000
@@ -149,7 +149,7 @@ def _sharded(
         try:
             index = src.shard_index(sidx)
         except Exception as e:  # a corrupt index must not stop the count
-            unreadable[sidx] = f"{type(e).__name__}: {e}"
+            unreadable[sidx] = error_reason(e)
             continue
         finally:
             if progress is not None:
