@@ -226,3 +226,64 @@ def test_big_box_reads_go_band_by_band(
     k = step or (1, 1, 1)
     np.testing.assert_array_equal(got, data[1:6:k[0], 3:100:k[1], 0:88:k[2]])
     assert len(calls) > 1
+
+
+def _split_reader(path: Path) -> tuple[LevelArray, list[list[tuple[int, ...]]]]:
+    """A LevelArray on its natural path (small chunks: chunk by chunk, split with
+    tensorstore for large reads), recording the chunks handed to tensorstore."""
+    lv = open_pyramid(path).levels[0]
+    arr = LevelArray(lv.source, name=f"s{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
+    assert not arr._box_worth_it  # small chunks: no plain box reads
+    started: list[list[tuple[int, ...]]] = []
+    orig = arr.source.start_read_stored
+
+    def spy(box, indices):  # type: ignore[no-untyped-def]
+        started.append(list(indices))
+        return orig(box, indices)
+
+    arr.source.start_read_stored = spy  # type: ignore[method-assign]
+    return arr, started
+
+
+def test_a_read_of_many_small_chunks_is_split_with_tensorstore(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 60000, size=(2, 330, 310), dtype=np.uint16)
+    path = _write(tmp_path / "a.zarr", data, (1, 20, 20), zarr_format=2,
+                  compressors=numcodecs.Blosc("lz4", 5, 1))
+    arr, started = _split_reader(path)
+    seen: list[tuple[str, tuple[int, ...]]] = []
+    unsubscribe = EVENTS.subscribe(
+        lambda e: seen.append((e.kind, e.index)) if e.source == arr.name else None
+    )
+    try:
+        got = np.asarray(arr[1, 3:329, 5:307])  # 17 x 16 = 272 chunks, edges clipped
+    finally:
+        unsubscribe()
+    np.testing.assert_array_equal(got, data[1, 3:329, 5:307])
+    assert len(started) == 1 and 0 < len(started[0]) < 272  # tensorstore read a part
+    chunks = list(arr.source.grid.chunks_in_box([(1, 2), (3, 329), (5, 307)]))
+    assert sorted(i for k, i in seen if k == "done") == sorted(chunks)  # each once
+    assert sorted(i for k, i in seen if k == "requested") == sorted(chunks)
+    assert all(arr.state(i) == "loaded" for i in chunks)
+    started.clear()
+    np.testing.assert_array_equal(np.asarray(arr[1, :, :]), data[1])  # cached: not re-read
+    assert started == [] or all(i not in chunks for i in started[0])
+
+
+def test_a_split_read_still_finds_missing_and_broken_chunks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 60000, size=(1, 320, 320), dtype=np.uint16)
+    path = _write(tmp_path / "a.zarr", data, (1, 20, 20), zarr_format=2,
+                  compressors=numcodecs.Blosc("lz4", 5, 1), fill_value=9)
+    os.remove(path / "0.14.3")  # both in the far half (tensorstore's)
+    (path / "0.15.7").write_bytes(b"garbage, not blosc at all")
+    arr, started = _split_reader(path)
+    got = np.asarray(arr[0, :, :])
+    assert started and (0, 14, 3) in started[0] and (0, 15, 7) in started[0]
+    expect = data.copy()
+    expect[0, 280:300, 60:80] = 9
+    expect[0, 300:320, 140:160] = 9
+    np.testing.assert_array_equal(got, expect[0])
+    assert arr.state((0, 14, 3)) == "missing"
+    assert arr.state((0, 15, 7)) == "failed" and "blosc" in arr.failures[(0, 15, 7)]
+    assert arr.state((0, 0, 0)) == "loaded" and arr.state((0, 13, 3)) == "loaded"

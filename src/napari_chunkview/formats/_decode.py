@@ -18,7 +18,7 @@ import numcodecs
 import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
-from ._inflate import bounded_decode
+from ._inflate import bounded_decode, bounded_decoder
 
 Decoder = Callable[[bytes], np.ndarray]
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
@@ -136,13 +136,13 @@ def v2_decoder(metadata: Any, dtype: np.dtype[Any]) -> Decoder | None:
     )
     expected = n * wire.itemsize
     limit = margin(expected * _FILTER_FACTOR) if filters else expected
+    inflate = (
+        bounded_decoder(compressor, limit, exact=not filters) if compressor is not None else None
+    )
+    same = wire == dtype
 
     def decode(raw: bytes) -> np.ndarray:
-        data: Any = (
-            bounded_decode(compressor, raw, limit, exact=not filters)
-            if compressor is not None
-            else raw
-        )
+        data: Any = inflate(raw) if inflate is not None else raw
         for f in reversed(filters):
             data = f.decode(data)
         if isinstance(data, np.ndarray) and data.dtype == wire and data.size == n:
@@ -151,6 +151,7 @@ def v2_decoder(metadata: Any, dtype: np.dtype[Any]) -> Decoder | None:
             arr = np.frombuffer(_buffer(data), dtype=wire)
         if arr.size != n:
             raise ValueError(f"decoded chunk has {arr.size} elements, expected {n}")
-        return arr.reshape(chunks, order=order).astype(dtype, copy=False)
+        arr = arr.reshape(chunks, order=order)
+        return arr if same else arr.astype(dtype, copy=False)
 
     return decode

@@ -149,15 +149,25 @@ def nbytes_of(data: Any) -> int:
 def bounded_decode(codec: Any, data: Any, limit: int, *, exact: bool = False) -> Any:
     """``codec.decode(data)`` producing at most ``limit`` bytes (exactly ``limit`` when
     ``exact``); ``ValueError`` otherwise, or when the data is corrupt."""
+    return bounded_decoder(codec, limit, exact=exact)(data)
+
+
+def bounded_decoder(codec: Any, limit: int, *, exact: bool = False) -> Callable[[Any], Any]:
+    """``bounded_decode`` with its codec and bound fixed: looked up once, not per chunk
+    (a chunk decoder calls it for every chunk it decodes)."""
     cid = str(getattr(codec, "codec_id", type(codec).__name__))
     run = _BOUNDED.get(cid)
-    try:
-        out = codec.decode(data) if run is None else run(codec, _view(data), limit, exact)
-    except CODEC_ERRORS as e:
-        raise ValueError(f"{cid}: chunk does not decode ({e})") from None
-    n = nbytes_of(out)
-    if n > limit or (exact and n != limit):
-        raise ValueError(
-            f"{cid}: chunk decodes to {n} bytes, expected {'' if exact else 'at most '}{limit}"
-        )
-    return out
+
+    def decode(data: Any) -> Any:
+        try:
+            out = codec.decode(data) if run is None else run(codec, _view(data), limit, exact)
+        except CODEC_ERRORS as e:
+            raise ValueError(f"{cid}: chunk does not decode ({e})") from None
+        n = len(out) if type(out) is bytes else nbytes_of(out)
+        if n > limit or (exact and n != limit):
+            raise ValueError(
+                f"{cid}: chunk decodes to {n} bytes, expected {'' if exact else 'at most '}{limit}"
+            )
+        return out
+
+    return decode

@@ -257,6 +257,19 @@ class ZarrSource(GridSource):
             return None
         return reader(box, step)
 
+    def start_read_stored(
+        self, box: Sequence[tuple[int, int]], indices: Sequence[tuple[int, ...]]
+    ) -> Callable[[], np.ndarray] | None:
+        """Like ``read_stored`` (no steps), but the read runs on tensorstore's threads
+        while the caller works: returns the function that waits for the block."""
+        reader = self.box_reader()
+        if reader is None or self._root is None:
+            return None
+        keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
+        if not self._files.plain(sorted(keys), reader.blosc_max):
+            return None
+        return reader.start(box)
+
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""
         assert self._decoder is not None

@@ -46,6 +46,25 @@ class ChunkCache:
             self.hits += 1
             return item[0]
 
+    def get_many(self, keys: Sequence[Hashable]) -> list[Any | None]:
+        """``get`` of several keys under one lock (a view of small chunks asks for
+        hundreds at once)."""
+        data = self._data
+        out: list[Any | None] = []
+        found = 0
+        with self._lock:
+            for key in keys:
+                item = data.get(key)
+                if item is None:
+                    out.append(None)
+                    continue
+                data.move_to_end(key)
+                out.append(item[0])
+                found += 1
+            self.hits += found
+            self.misses += len(out) - found
+        return out
+
     def peek(self, key: Hashable) -> Any | None:
         """Like ``get`` without counting or touching the LRU order."""
         with self._lock:

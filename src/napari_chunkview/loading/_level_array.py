@@ -10,7 +10,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -225,8 +225,11 @@ class LevelArray:
         todo: list[Index] = []
         empty: list[Index] = []
         hits: list[tuple[Index, np.ndarray]] = []
-        for idx in grid.chunks_in_box(box):
-            hit = self.cache.get(self._ckey(idx))
+        indices = list(grid.chunks_in_box(box))
+        token = self._token
+        for idx, hit in zip(
+            indices, self.cache.get_many([(token, i) for i in indices]), strict=True
+        ):
             if hit is None:
                 todo.append(idx)
                 continue
@@ -244,7 +247,7 @@ class LevelArray:
             todo, finish = self._start_split(todo)
         if out is None:
             out = np.empty(shape, dtype=self.dtype)
-        paste = _Paster(grid, box, out)
+        paste = _Paster(grid, box, out).fn
         for idx, hit in hits:
             paste(idx, hit)
         if todo:
@@ -259,7 +262,9 @@ class LevelArray:
                 out[grid.overlap(box, idx)[0]] = fill
         return out
 
-    def _read_chunks(self, todo: list[Index], paste: _Paster) -> list[Index]:
+    def _read_chunks(
+        self, todo: list[Index], paste: Callable[[Index, np.ndarray], None]
+    ) -> list[Index]:
         """Read ``todo`` chunk by chunk (in batches, on the pool when there are several)
         and paste them; returns the chunks to fill (missing or failed)."""
         load = self._load_fast if self._fast else self._load_slow
@@ -579,20 +584,33 @@ class _Paster:
 
     def __init__(self, grid: Any, box: Box, out: np.ndarray) -> None:
         self.out = out
-        self.axes: list[dict[int, tuple[slice, slice]]] = []
+        self.dst: list[dict[int, slice]] = []
+        self.src: list[dict[int, slice]] = []
         for (a, b), r, c, n in zip(
             box, grid.chunk_ranges(box), grid.chunk_shape, grid.shape, strict=True
         ):
-            per: dict[int, tuple[slice, slice]] = {}
+            dst, src = {}, {}
             for i in r:
                 ca, cb = i * c, min((i + 1) * c, n)
                 lo, hi = max(a, ca), min(b, cb)
-                per[i] = (slice(lo - a, hi - a), slice(lo - ca, hi - ca))
-            self.axes.append(per)
+                dst[i], src[i] = slice(lo - a, hi - a), slice(lo - ca, hi - ca)
+            self.dst.append(dst)
+            self.src.append(src)
+        #: the function to call per chunk; the usual 3-d case unrolled
+        self.fn: Callable[[Index, np.ndarray], None] = (
+            self._call3 if len(self.dst) == 3 else self._call
+        )
 
-    def __call__(self, idx: Index, chunk: np.ndarray) -> None:
-        pairs = [ax[i] for ax, i in zip(self.axes, idx, strict=True)]
-        self.out[tuple(p[0] for p in pairs)] = chunk[tuple(p[1] for p in pairs)]
+    def _call(self, idx: Index, chunk: np.ndarray) -> None:
+        self.out[tuple(d[i] for d, i in zip(self.dst, idx, strict=True))] = chunk[
+            tuple(s[i] for s, i in zip(self.src, idx, strict=True))
+        ]
+
+    def _call3(self, idx: Index, chunk: np.ndarray) -> None:
+        i, j, k = idx
+        d0, d1, d2 = self.dst
+        s0, s1, s2 = self.src
+        self.out[d0[i], d1[j], d2[k]] = chunk[s0[i], s1[j], s2[k]]
 
 
 class LevelView:
