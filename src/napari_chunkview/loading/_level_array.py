@@ -48,10 +48,11 @@ _BOX_MIN_CHUNK_BYTES = 256 << 10
 #: Reads of at least this many small chunks are split between tensorstore and this
 #: thread (see ``_start_split``), when the half for tensorstore is at most this big.
 _MIN_SPLIT_CHUNKS, _SPLIT_MAX_BYTES = 128, 64 << 20
-#: The share of the chunks tensorstore reads in a split read.
-_SPLIT_FAR = 0.5
+#: The share of the chunks tensorstore reads in a split read (0.5 to 0.7 measured alike
+#: on a 2048² plane of 64² chunks; this thread also checks tensorstore's blosc headers).
+_SPLIT_FAR = 0.6
 #: Chunks of a box read up to this size are cached as views of it (see ``_load_box``).
-_VIEW_BLOCK_BYTES = 4 << 20
+_VIEW_BLOCK_BYTES = 16 << 20
 
 
 def _local_batch(source: ChunkSource) -> int:
@@ -411,9 +412,10 @@ class LevelArray:
     ) -> None:
         """Cache the chunks ``todo`` of ``block`` (the box ``rbox``, read in one call in
         ``seconds``), report them, and clear their in-flight and failed marks. Chunks of
-        a small block are cached as views of it (no copy; the block lives while any of
-        them is cached, so at most _VIEW_BLOCK_BYTES beyond the cache's count), of a
-        larger one as copies."""
+        a small block are cached as views of it (no copy: 2.3 ms for the 614 chunks of
+        a 4.8 MiB block, twice that as copies; the block lives while any of them is
+        cached, so a block whose chunks were partly evicted holds up to
+        _VIEW_BLOCK_BYTES that the cache does not count), of a larger one as copies."""
         grid = self.source.grid
         src: Any = self.source
         as_views = block.nbytes <= _VIEW_BLOCK_BYTES
