@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,29 @@ def n5v(tmp_path: Path) -> Written:
 @pytest.fixture
 def sharded(tmp_path: Path) -> Written:
     return write_sharded(tmp_path / "sharded.zarr")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A plain HTTP server on 127.0.0.1 over ``tmp_path / "www"`` (no listing)."""
+    import functools
+    import http.server
+    import socketserver
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    root = tmp_path / "www"
+    root.mkdir()
+    server = socketserver.ThreadingTCPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

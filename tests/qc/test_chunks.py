@@ -4,7 +4,6 @@ reports nothing at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -210,32 +209,6 @@ def test_cancel_returns_a_partial_report(ngff: Written) -> None:
     total = sum(lv.n_chunks for lv in report.levels)
     assert 0 < scanned < total
     assert report.to_dict()["complete"] is False
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A plain HTTP server on 127.0.0.1 over ``tmp_path / "www"`` (no listing)."""
-    import functools
-    import http.server
-    import socketserver
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    root = tmp_path / "www"
-    root.mkdir()
-    server = socketserver.ThreadingTCPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_over_http_without_listing(

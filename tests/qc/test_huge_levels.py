@@ -6,7 +6,6 @@ memory that do not grow with the grid. Normal datasets sample the same chunks as
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,32 +137,6 @@ def test_normal_sample_unchanged(ngff: Written) -> None:
         assert np.array_equal(seen, expected)
         assert np.array_equal(states, states_again)
         assert lv.sample == 0.5 and lv.counts == again.levels[li].counts
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A plain HTTP server on 127.0.0.1 over ``tmp_path / "www"`` (no listing)."""
-    import functools
-    import http.server
-    import socketserver
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    root = tmp_path / "www"
-    root.mkdir()
-    server = socketserver.ThreadingTCPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_huge_level_over_http(served: tuple[Path, str]) -> None:

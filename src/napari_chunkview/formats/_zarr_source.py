@@ -249,26 +249,25 @@ class ZarrSource(GridSource):
         read in one call by the box reader; ``None`` when there is none or a chunk's file
         is not a plain file inside the dataset. Raises when a chunk is missing or cannot
         be decoded."""
-        reader = self.box_reader()
-        if reader is None or self._root is None:
-            return None
-        keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
-        if not self._files.plain(sorted(keys), reader.blosc_max):
-            return None
-        return reader(box, step)
+        reader = self._checked_reader(indices)
+        return None if reader is None else reader(box, step)
 
     def start_read_stored(
         self, box: Sequence[tuple[int, int]], indices: Sequence[tuple[int, ...]]
     ) -> Callable[[], np.ndarray] | None:
         """Like ``read_stored`` (no steps), but the read runs on tensorstore's threads
         while the caller works: returns the function that waits for the block."""
+        reader = self._checked_reader(indices)
+        return None if reader is None else reader.start(box)
+
+    def _checked_reader(self, indices: Sequence[tuple[int, ...]]) -> BoxReader | None:
+        """The box reader, once every chunk in ``indices`` is checked safe to hand it
+        (``LocalFiles.plain``); ``None`` when there is none or a chunk is not."""
         reader = self.box_reader()
         if reader is None or self._root is None:
             return None
         keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
-        if not self._files.plain(sorted(keys), reader.blosc_max):
-            return None
-        return reader.start(box)
+        return reader if self._files.plain(sorted(keys), reader.blosc_max) else None
 
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""

@@ -317,19 +317,9 @@ class LevelArray:
         start = getattr(src, "start_read_stored", None)
         if start is None:
             return todo, None
-        with self._lock:
-            self._in_flight.update(far)
         t0 = time.perf_counter()
-        try:
-            wait = start(rbox, far)
-        except Exception as e:
-            log.debug("box read of %s in %s not started (%s)", rbox, self.name, e)
-            wait = None
+        wait = self._try_box(lambda: start(rbox, far), rbox, far)
         if wait is None:
-            with self._lock:
-                self._in_flight.difference_update(far)
-            if src.box_reader() is None:
-                self._boxes = False
             return todo, None
 
         def finish(out: np.ndarray, box: Box) -> list[Index]:
@@ -378,20 +368,11 @@ class LevelArray:
             # mostly chunk data we only cache; decoding chunk by chunk straight into the
             # cache is faster (no block allocation and copy)
             return None, todo
-        with self._lock:
-            self._in_flight.update(todo)
+        inside = todo if len(todo) == int(np.prod(hi - lo)) else list(grid.chunks_in_box(rbox))
         t0 = time.perf_counter()
-        try:
-            inside = todo if len(todo) == int(np.prod(hi - lo)) else list(grid.chunks_in_box(rbox))
-            block = src.read_stored(rbox, inside)  # (every chunk it reads is checked)
-        except Exception as e:
-            log.debug("box read of %s in %s failed (%s): chunk by chunk", rbox, self.name, e)
-            block = None
+        # (read_stored checks every chunk it reads)
+        block = self._try_box(lambda: src.read_stored(rbox, inside), rbox, todo)
         if block is None:
-            with self._lock:
-                self._in_flight.difference_update(todo)
-            if src.box_reader() is None:
-                self._boxes = False
             return None, todo
         seconds = time.perf_counter() - t0
         if whole and not self._caches(block) and tuple(box) == rbox:
@@ -401,6 +382,24 @@ class LevelArray:
             _paste_block(out, box, block, rbox)
         self._adopt_block(block, rbox, todo, seconds)
         return out, []
+
+    def _try_box(self, read: Callable[[], Any], rbox: Box, chunks: list[Index]) -> Any:
+        """``read()``, a box read (or its start) of ``chunks``, in flight meanwhile; ``None``
+        when it was declined or failed: those chunks then go chunk by chunk (no more box
+        reads are tried when the source has no box reader at all)."""
+        with self._lock:
+            self._in_flight.update(chunks)
+        try:
+            got = read()
+        except Exception as e:
+            log.debug("box read of %s in %s failed (%s): chunk by chunk", rbox, self.name, e)
+            got = None
+        if got is None:
+            with self._lock:
+                self._in_flight.difference_update(chunks)
+            if self.source.box_reader() is None:  # type: ignore[attr-defined]
+                self._boxes = False
+        return got
 
     def _caches(self, block: np.ndarray) -> bool:
         """A bulk read larger than an eighth of the cache is not cached, so that one big
@@ -467,7 +466,8 @@ class LevelArray:
             self._in_flight.update(batch)
         if self.events.active:
             for idx in batch:
-                self.events.emit(ChunkEvent("requested", self.name, idx, self.source.chunk_key(idx)))
+                key = self.source.chunk_key(idx)
+                self.events.emit(ChunkEvent("requested", self.name, idx, key))
         return time.perf_counter()
 
     def _finish(self, idx: Index, chunk: Any, t0: float, fetch_s: float, nbytes: int | None) -> Any:
