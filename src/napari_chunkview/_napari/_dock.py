@@ -29,7 +29,7 @@ from superqt.utils import qthrottled
 from ..explorer import ChunkController, ChunkView, GridCells, QCRow, QCStep, QCView, ViewState
 from ..explorer._qt import QtChunkView
 from ..explorer._qt_qc import QtQCView
-from ..model import Pyramid
+from ..model import Pyramid, error_reason
 from ._goto import choose_layer, go_to
 from ._overlay import GridOverlay, Placement, placement_for
 
@@ -380,7 +380,7 @@ class ChunkDock(QWidget):
             go_to(self.viewer, layer, target, _camera(self.viewer))
         except Exception as e:  # napari mid-update, an odd transform: say so, keep going
             log.warning("chunk inspector: cannot go to %s: %s", row.where, e)
-            self.qc.set_note(f"Could not go to {row.where}: {type(e).__name__}: {e}")
+            self.qc.set_note(f"Could not go to {row.where}: {error_reason(e)}")
             return False
         self.refresh()
         c = self.controller.chunk

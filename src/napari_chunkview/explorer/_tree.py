@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Pyramid
+from ..model import Pyramid, error_reason
 from ._text import shape_text
 
 #: Bounds of a listing: nodes visited, depth below the root, seconds.
@@ -206,7 +206,7 @@ def list_or_known(
     except Exception as e:
         if known is None:
             raise
-        return known, f"could not list the store ({type(e).__name__}: {e}); {fallback}"
+        return known, f"could not list the store ({error_reason(e)}); {fallback}"
     if not tree.children and known is not None and known.children:
         return known, f"{status}; {fallback}"
     return tree, status

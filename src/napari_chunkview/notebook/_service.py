@@ -29,7 +29,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from ..loading import shared_pool
-from ..model import Pyramid
+from ..model import Pyramid, error_reason
 from ._encode import choose_format, encode
 from ._geometry import Layout
 from ._render import TileError, parse_channels, render_tile
@@ -50,7 +50,7 @@ def _pool() -> ThreadPoolExecutor:
 def _error_text(e: BaseException) -> str:
     if isinstance(e, TileError):
         return str(e)
-    return f"{type(e).__name__}: {e}"
+    return error_reason(e)
 
 
 class TileService:
