@@ -267,21 +267,25 @@ class LevelArray:
         self, todo: list[Index], paste: Callable[[Index, np.ndarray], None]
     ) -> list[Index]:
         """Read ``todo`` chunk by chunk (in batches, on the pool when there are several)
-        and paste them; returns the chunks to fill (missing or failed)."""
+        and paste them; returns the chunks to fill (missing or failed). Each batch pastes
+        its own chunks as soon as they are decoded, on its thread (the blocks are
+        disjoint; numpy copies without the GIL): pasting 2048 chunks of 64³ into a
+        1 GiB block after all of them were decoded took 2.5 s on the calling thread."""
         load = self._load_fast if self._fast else self._load_slow
-        batches = [todo[i : i + self._batch] for i in range(0, len(todo), self._batch)]
-        if len(batches) == 1:
-            results = [load(batches[0])]
-        else:
-            results = list(_pool().map(load, batches))
-        empty = []
-        for batch in results:
-            for idx, chunk in batch:
+
+        def run(batch: list[Index]) -> list[Index]:
+            empty = []
+            for idx, chunk in load(batch):
                 if chunk is None:
                     empty.append(idx)
                 else:
                     paste(idx, chunk)
-        return empty
+            return empty
+
+        batches = [todo[i : i + self._batch] for i in range(0, len(todo), self._batch)]
+        if len(batches) == 1:
+            return run(batches[0])
+        return [idx for empty in _pool().map(run, batches) for idx in empty]
 
     def _start_split(self, todo: list[Index]) -> tuple[list[Index], Any]:
         """Many small chunks: the far half of the block is read by tensorstore, on its own
