@@ -14,7 +14,8 @@ long the window was frozen (no repaint, no input). Measured for:
   then until the last one is shown: time, longest freeze.
 
 Datasets: ``big`` (1024×2048² in 64² chunks, 6 levels) and ``huge`` (one 65536² level:
-the first frame needs the coarsest virtual level, i.e. every stored chunk).
+the first frame needs the coarsest virtual level, i.e. every stored chunk; its files are
+read once before the clock, so that it is read from the page cache in every run).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def run_one(dataset: str, mode: str) -> dict[str, Any]:
         return max(b - a for a, b in zip(ts, ts[1:], strict=False))
 
     out: dict[str, Any] = {"dataset": dataset, "mode": mode}
+    if dataset == "huge":  # from the page cache, whichever run came before (see _cases)
+        from _cases import prime_page_cache
+
+        prime_page_cache(D.path(dataset))
     timer.start()
     t0 = time.perf_counter()
     layer = viewer.open(str(D.path(dataset)), plugin="napari-chunkview")[0]
@@ -100,6 +105,9 @@ def main() -> None:
     if a.one:
         print("RESULT " + json.dumps(run_one(*a.one)))
         return
+    from run import compile_plugin  # as an install would: no compiling in the clock
+
+    compile_plugin()
     rows = []
     for ds in a.datasets:
         for mode in ("sync", "async"):
