@@ -84,20 +84,12 @@ def n5_block(data: bytes) -> None:
 # -- bounded decompression ----------------------------------------------------------------------
 @functools.cache
 def _numcodecs() -> list[Any]:
+    """One codec of every id ``bounded_decode`` bounds (default settings)."""
     import numcodecs
 
-    from napari_chunkview.formats._extra_codecs import GzipOrZlib
+    from napari_chunkview.formats._inflate import BOUNDED_CODEC_IDS
 
-    return [
-        numcodecs.GZip(1),
-        numcodecs.Zlib(1),
-        numcodecs.Zstd(1),
-        numcodecs.Blosc(),
-        numcodecs.LZ4(),
-        numcodecs.BZ2(1),
-        numcodecs.LZMA(),
-        GzipOrZlib(),
-    ]
+    return [numcodecs.get_codec({"id": cid}) for cid in BOUNDED_CODEC_IDS]
 
 
 @target

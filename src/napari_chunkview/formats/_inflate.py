@@ -142,6 +142,11 @@ _BOUNDED: dict[str, Callable[[Any, memoryview, int, bool], Any]] = {
 }
 
 
+#: The numcodecs ids whose decompression is bounded before or while it runs (the rest
+#: decode unbounded and are checked afterwards).
+BOUNDED_CODEC_IDS = tuple(sorted(_BOUNDED))
+
+
 def nbytes_of(data: Any) -> int:
     return int(data.nbytes) if hasattr(data, "nbytes") else len(data)
 
