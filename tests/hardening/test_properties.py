@@ -46,6 +46,17 @@ PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 #: Per example (open + a small read); a real hang shows as a failure, not a stuck run.
 SECONDS = 20.0
 MAX_BYTES = 64 << 20
+#: A valid 4x4 uint8 zarr v2 array (chunks 2x2), for groups whose attributes are drawn.
+SMALL_V2_ARRAY = {
+    "zarr_format": 2,
+    "shape": [4, 4],
+    "chunks": [2, 2],
+    "dtype": "|u1",
+    "compressor": None,
+    "fill_value": 0,
+    "filters": None,
+    "order": "C",
+}
 
 # -- building blocks ------------------------------------------------------------------------
 json_scalars = (
@@ -802,20 +813,10 @@ def any_group(draw: st.DrawFn) -> dict[str, Any]:
             max_size=4,
         )
     )
-    child = {
-        "zarr_format": 2,
-        "shape": [4, 4],
-        "chunks": [2, 2],
-        "dtype": "|u1",
-        "compressor": None,
-        "fill_value": 0,
-        "filters": None,
-        "order": "C",
-    }
     names = draw(st.lists(st.sampled_from(["0", "1", "s0", "s1", "x"]), max_size=3, unique=True))
     files: dict[str, Any] = {".zgroup": {"zarr_format": 2}, ".zattrs": attrs}
     for n in names:
-        files[f"{n}/.zarray"] = child
+        files[f"{n}/.zarray"] = SMALL_V2_ARRAY
         files[f"{n}/.zattrs"] = draw(
             st.dictionaries(
                 st.sampled_from(
@@ -847,16 +848,7 @@ def test_a_known_good_document_opens(doc: dict[str, Any]) -> None:
     files = {
         ".zgroup": {"zarr_format": 2},
         ".zattrs": doc,
-        "0/.zarray": {
-            "zarr_format": 2,
-            "shape": [4, 4],
-            "chunks": [2, 2],
-            "dtype": "|u1",
-            "compressor": None,
-            "fill_value": 0,
-            "filters": None,
-            "order": "C",
-        },
+        "0/.zarray": SMALL_V2_ARRAY,
     }
     with tempfile.TemporaryDirectory() as tmp:
         write_files(Path(tmp), files)
