@@ -8,7 +8,6 @@ the public knobs (``CHUNKVIEW_HTTP_TIMEOUT`` / ``CHUNKVIEW_RETRIES`` /
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .._s3 import moto_s3, upload_tree
 from ._faulty import FaultyServer
 
 #: The knobs for the tests: 0.5 s timeouts, 3 attempts, 8 s per read at most.
@@ -79,25 +79,10 @@ def http_served(_http_module: Served, short_timeouts: None) -> Served:
 @pytest.fixture(scope="module")
 def _s3_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     pytest.importorskip("s3fs")
-    moto_server = pytest.importorskip("moto.server")
-    import boto3
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        host, port = moto.get_host_and_port()
-        folder = tmp_path_factory.mktemp("s3")
-        local, levels = write_dataset(folder)
-        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}")
-        s3.create_bucket(Bucket="bucket")
-        for dirpath, _, files in os.walk(local):
-            for name in files:
-                full = Path(dirpath) / name
-                s3.upload_file(str(full), "bucket", full.relative_to(folder).as_posix())
-        proxy = FaultyServer(upstream=f"http://{host}:{port}")
+    with pytest.MonkeyPatch.context() as mp, moto_s3(mp) as endpoint:
+        local, levels = write_dataset(tmp_path_factory.mktemp("s3"))
+        upload_tree(endpoint, "bucket", local)
+        proxy = FaultyServer(upstream=endpoint)
         try:
             yield Served(
                 local,
@@ -108,7 +93,6 @@ def _s3_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
         finally:
             proxy.stop()
-            moto.stop()
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import socketserver
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .._s3 import moto_s3
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -73,25 +74,5 @@ def http_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[
 @pytest.fixture
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto S3 server on a free loopback port, with throw-away credentials."""
-    moto_server = pytest.importorskip("moto.server")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def upload_tree(endpoint: str, bucket: str, folder: Path) -> None:
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=endpoint)
-    s3.create_bucket(Bucket=bucket)
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            full = Path(dirpath) / name
-            s3.upload_file(str(full), bucket, full.relative_to(folder.parent).as_posix())
+    with moto_s3(monkeypatch) as endpoint:
+        yield endpoint

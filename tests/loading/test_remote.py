@@ -12,7 +12,7 @@ import zarr
 from napari_chunkview import NotRecognisedError, open_pyramid
 from napari_chunkview.loading import ChunkCache, ChunkEvent, EventStream, LevelArray
 
-from .conftest import upload_tree
+from .._s3 import upload_tree
 
 
 def _write_pyramid(folder: Path) -> Path:
