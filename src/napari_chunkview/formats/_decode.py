@@ -18,7 +18,7 @@ import numcodecs
 import numpy as np
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
-from ._inflate import bounded_decode, bounded_decoder
+from ._inflate import bounded_decoder
 
 Decoder = Callable[[bytes], np.ndarray]
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
@@ -102,13 +102,13 @@ def v3_chain_decoder(
     expected = n * wire.itemsize
     # decode order: every codec but the innermost one yields compressed bytes (bounded by
     # ``margin``); the innermost yields exactly the chunk's bytes
-    steps = [(obj, margin(expected), False) for obj in reversed(bytes_codecs[1:])]
-    steps += [(obj, expected, True) for obj in bytes_codecs[:1]]
+    steps = [bounded_decoder(obj, margin(expected)) for obj in reversed(bytes_codecs[1:])]
+    steps += [bounded_decoder(obj, expected, exact=True) for obj in bytes_codecs[:1]]
 
     def decode(raw: bytes) -> np.ndarray:
         data: Any = raw
-        for obj, limit, exact in steps:
-            data = bounded_decode(obj, data, limit, exact=exact)
+        for step in steps:
+            data = step(data)
         arr = np.frombuffer(_buffer(data), dtype=wire)
         if arr.size != n:
             raise ValueError(f"decoded chunk has {arr.size} elements, expected {n}")
