@@ -480,6 +480,11 @@ def _engine(engine: str, uri: str, name: str, concurrency: int | None) -> Callab
         import napari_chunkview as nc
 
         pyr = nc.open_pyramid(uri)
+        # the compiled reader of small chunks, ready before the clock like the other
+        # engines' set-up (in napari it is prepared in the background on the first read)
+        from napari_chunkview.loading import warm_up
+
+        warm_up()
         if engine == "ours":
             import numpy as np
 

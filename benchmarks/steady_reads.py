@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
 
     uri = str(D.path("big"))
     arr = nc.open_pyramid(uri).levels[0].array
+    from napari_chunkview.loading import warm_up
+
+    warm_up()
     store = ts.open(
         {"driver": "zarr", "kvstore": {"driver": "file", "path": f"{uri}/0/"},
          "context": {"cache_pool": {"total_bytes_limit": 0}}, "open": True},

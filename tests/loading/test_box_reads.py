@@ -34,6 +34,7 @@ def _fresh(path: Path, box_reads: bool = True) -> tuple[LevelArray, list[str]]:
     arr = LevelArray(lv.source, name=f"t{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
     arr._boxes = box_reads
     arr._box_worth_it = box_reads  # these chunks are small: force the box path
+    arr._bulk = False  # (and not the compiled reader: tests/loading/test_compiled_reads.py)
     calls: list[str] = []
     src = arr.source
     orig = src.read_stored
@@ -229,11 +230,13 @@ def test_big_box_reads_go_band_by_band(
 
 
 def _split_reader(path: Path) -> tuple[LevelArray, list[list[tuple[int, ...]]]]:
-    """A LevelArray on its natural path (small chunks: chunk by chunk, split with
-    tensorstore for large reads), recording the chunks handed to tensorstore."""
+    """A LevelArray on the path of small chunks while the compiled reader is not ready
+    (chunk by chunk, split with tensorstore for large reads), recording the chunks
+    handed to tensorstore."""
     lv = open_pyramid(path).levels[0]
     arr = LevelArray(lv.source, name=f"s{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
     assert not arr._box_worth_it  # small chunks: no plain box reads
+    arr._bulk = False  # the path used until the compiled reader is ready
     started: list[list[tuple[int, ...]]] = []
     orig = arr.source.start_read_stored
 

@@ -36,7 +36,11 @@ MAX_METADATA_BYTES = 64 * 1024 * 1024
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "gcs://")
-_NOFOLLOW = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+#: Chunk files are opened read-only, without following a symlink (``_open_local`` checks
+#: where one leads) and without blocking (a FIFO planted in a dataset reads as empty
+#: instead of hanging the read).
+_FOLLOW = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = _FOLLOW | getattr(os, "O_NOFOLLOW", 0)
 
 
 def is_metadata_key(key: str) -> bool:
@@ -307,7 +311,7 @@ class StoreRoot:
                 raise
         if not _inside(os.path.realpath(path), self._real_root()):
             raise UnsafePathError(f"{self.describe(key)}: a symlink leads outside the dataset")
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(path, _FOLLOW)
 
     def _real_root(self) -> str:
         real = self._local_real

@@ -24,6 +24,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.storage import StorePath
 
 from ..model import ChunkGrid, GridSource
+from . import _bulk
 from ._decode import Decoder, margin, v2_decoder, v3_chain_decoder
 from ._store import Refused, StoreRoot
 from ._ts_engine import BoxReader, LocalFiles, open_box_reader
@@ -113,6 +114,11 @@ class ZarrSource(GridSource):
         self._box_reader: BoxReader | None = None
         self._box_reader_known = self._root is None or self._root.local_dir is None
         self._box_lock = threading.Lock()
+        self._bulk_mode = (
+            _bulk.layout(array.metadata, self._dtype, self._grid.shard_shape is not None)
+            if self._root is not None and self._root.local_dir is not None and check_raw is None
+            else None
+        )
 
     def _make_decoder(self) -> Decoder | None:
         meta = self._array.metadata
@@ -268,6 +274,41 @@ class ZarrSource(GridSource):
             return None
         keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
         return reader if self._files.plain(sorted(keys), reader.blosc_max) else None
+
+    # -- compiled reads of many small chunks (``_bulk``) ----------------------------------
+    @property
+    def bulk_capable(self) -> bool:
+        """Whether ``read_bulk`` can serve this array (a local folder, plain chunks)."""
+        return self._bulk_mode is not None
+
+    def bulk_ready(self) -> bool:
+        """Whether ``read_bulk`` can run now; starts preparing it when it cannot yet."""
+        return self._bulk_mode is not None and _bulk.warm_up(delay=_bulk.BACKGROUND_DELAY)
+
+    def read_bulk(
+        self,
+        indices: Sequence[tuple[int, ...]],
+        box: Sequence[tuple[int, int]],
+        out: np.ndarray,
+        keep: bool,
+        run_parts: Callable[[list[Callable[[], Any]]], None],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """Read the chunks ``indices`` of ``box`` into ``out`` in compiled code (see
+        ``_bulk.read``: status per chunk, stored sizes, and the chunks when ``keep``);
+        ``None`` when it cannot (not ready, or a chunk folder leads outside the dataset:
+        the per-chunk path then says which)."""
+        root = self._root
+        if self._bulk_mode is None or root is None or not self.bulk_ready():
+            return None
+        keys = [root.map_key(self.chunk_key(i)) for i in indices]
+        if not all(root.local_dir_inside(d) for d in {k.rpartition("/")[0] for k in keys}):
+            return None
+        prefix = root.local_dir or ""
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        return _bulk.read(
+            [prefix + k for k in keys], np.asarray(indices), self._grid.chunk_shape,
+            self._dtype.itemsize, self._bulk_mode, box, out, keep, run_parts,
+        )
 
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""

@@ -80,17 +80,23 @@ class ChunkCache:
         with self._lock:
             return key in self._data
 
-    def put_many(self, items: Sequence[tuple[Hashable, Any]]) -> None:
+    def put_many(self, items: Sequence[tuple[Hashable, Any]], cost: int | None = None) -> None:
         """Cache several values (arrays or ``MISSING``) under one lock, oldest evicted
-        first; an array larger than the whole cache is not kept."""
-        entries = []
-        for key, value in items:
-            cost = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST
-            if cost > self.max_bytes:
-                continue
-            if isinstance(value, np.ndarray) and value.flags.writeable:
-                value.flags.writeable = False
-            entries.append((key, value, cost))
+        first; an array larger than the whole cache is not kept. ``cost``: every value
+        is a read-only array of this many bytes (no per-value checks: a thousand small
+        chunks at once)."""
+        if cost is not None:
+            entries = [(key, value, cost) for key, value in items] if cost <= self.max_bytes \
+                else []
+        else:
+            entries = []
+            for key, value in items:
+                c = value.nbytes if isinstance(value, np.ndarray) else _MISSING_COST
+                if c > self.max_bytes:
+                    continue
+                if isinstance(value, np.ndarray) and value.flags.writeable:
+                    value.flags.writeable = False
+                entries.append((key, value, c))
         with self._lock:
             for key, value, cost in entries:
                 old = self._data.pop(key, None)

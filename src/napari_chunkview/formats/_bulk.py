@@ -1,0 +1,203 @@
+"""Many small chunk files read, checked, decoded and pasted in compiled code (numba).
+
+Why by hand: on chunks of a few KiB, the work per chunk in Python (open, read, blosc
+header check, decode, paste: about 13 µs in the leanest loop) costs more than
+tensorstore's whole read of a chunk (9-13 µs), and it holds the GIL, so a second thread
+does not help. Tensorstore cannot be given such chunks unchecked either: it allocates
+whatever size a valid blosc stream declares (a 1 MiB chunk grew to 256 MiB of RSS), and
+checking each header first in Python costs most of what it saves. No library reads a
+list of chunk files with a bound on each chunk's decoded size; the loop below does,
+compiled once by numba (cached on disk) and run without the GIL, so that each core reads
+its share of the chunks.
+
+The loop accepts only the plain case: a regular file (not a symlink) holding a blosc
+stream whose header declares exactly this chunk's bytes and its own length (or, for
+uncompressed chunks, exactly the chunk's bytes), which blosc then decodes into a buffer of
+that size. Anything else (a missing file, a symlink, an oversized or short file, another
+header, a decode error) is marked ``FALLBACK`` and left to the per-chunk path, which reads
+it again and says what is wrong. Compiling takes a few seconds the first time and loading
+the cached code about 0.5 s (with numba's import): ``warm_up()`` does it on a background
+thread, and reads use the per-chunk path until it is done. ``CHUNKVIEW_COMPILED=0`` turns
+the loop off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._store import _NOFOLLOW
+
+log = logging.getLogger(__name__)
+
+#: ``status`` values: decoded and pasted / left to the per-chunk path.
+OK, FALLBACK = 0, 1
+#: Stored chunk layouts the loop decodes.
+BLOSC, RAW = 0, 1
+#: A blosc stream is at most its data plus this header (c-blosc's BLOSC_MAX_OVERHEAD).
+_BLOSC_OVERHEAD = 16
+#: Open flags: the per-chunk path's (read-only, no symlink: that path checks where one
+#: leads; non-blocking: a FIFO planted in a dataset must not hang the read).
+_FLAGS = _NOFOLLOW
+
+_state: dict[str, Any] = {"kernel": None, "error": None}
+_lock = threading.Lock()
+_started = threading.Event()
+_done = threading.Event()
+
+
+def kernel() -> Any:
+    """The compiled loop, or ``None`` while it is not ready (or cannot be built)."""
+    return _state["kernel"]
+
+
+#: The build asked for by a read waits this long first: it takes the GIL for a good part
+#: of its 0.5 s, which measured +180 ms on napari's first frame when it ran during it.
+BACKGROUND_DELAY = 1.5
+_now = threading.Event()
+
+
+def warm_up(wait: bool = False, timeout: float | None = None, delay: float = 0.0) -> bool:
+    """Build the compiled loop on a background thread (once), after ``delay`` seconds
+    unless somebody asks for it sooner; with ``wait``, at once, and block until it is
+    ready (at most ``timeout`` seconds). Returns whether it is ready."""
+    if _state["kernel"] is not None:
+        return True
+    if os.environ.get("CHUNKVIEW_COMPILED", "1").lower() in ("0", "false", "no"):
+        return False
+    if wait or delay <= 0:
+        _now.set()
+    with _lock:
+        if not _started.is_set():
+            _started.set()
+            threading.Thread(
+                target=_build, args=(delay,), name="chunkview-bulk-warmup", daemon=True
+            ).start()
+    if wait:
+        _done.wait(timeout)
+    return _state["kernel"] is not None
+
+
+def _build(delay: float) -> None:
+    _now.wait(delay)
+    try:
+        fn = _compile()
+        _smoke(fn)
+        _state["kernel"] = fn
+    except Exception as e:  # no numba, no exported blosc symbols, ...: per-chunk reads
+        _state["error"] = e
+        log.info("compiled chunk reads unavailable (%s): reading chunk by chunk", e)
+    finally:
+        _done.set()
+
+
+def _compile() -> Any:
+    from ._bulk_kernel import read_chunks  # imports numba: seconds the first time
+
+    return read_chunks
+
+
+def _smoke(fn: Any) -> None:
+    """Compile (or load) ``fn`` for the argument types ``read`` uses, on no chunk."""
+    i8, z = np.zeros(1, np.int64), np.zeros((1, 1), np.int64)
+    u8 = np.zeros(1, np.uint8)
+    fn(u8, i8, 0, 0, BLOSC, 1, _FLAGS, u8, np.zeros((1, 1), np.uint8), True,
+       np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(), i8.copy(), z, z.copy(), z.copy())
+
+
+def read(
+    paths: Sequence[str],
+    index: np.ndarray,
+    chunk_shape: Sequence[int],
+    itemsize: int,
+    mode: int,
+    box: Sequence[tuple[int, int]],
+    out: np.ndarray,
+    keep: bool,
+    run_parts: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Read the chunks at ``index`` (``(n, ndim)``; files ``paths``) into ``out`` (the
+    C-contiguous block for ``box``). ``run_parts(fns)`` calls each function of a list, one
+    of them on the calling thread and the others in parallel, and returns when all are
+    done. Returns ``(status, stored sizes, chunks)``: ``chunks`` is ``(n, *chunk_shape)``
+    of ``out.dtype`` when ``keep``, else ``None``."""
+    fn = _state["kernel"]
+    assert fn is not None, "warm_up() first"
+    n = len(paths)
+    encoded = [p.encode("utf-8", "surrogateescape") for p in paths]
+    blob = bytearray(b"\0".join(encoded) + b"\0")
+    lengths = np.fromiter(map(len, encoded), np.int64, n) + 1
+    offsets = np.zeros(n, np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    nd = len(chunk_shape)
+    c = np.asarray(chunk_shape, np.int64)
+    a = np.asarray([lo for lo, _ in box], np.int64)
+    b = np.asarray([hi for _, hi in box], np.int64)
+    start = index.astype(np.int64, copy=False) * c
+    lo = np.maximum(a, start)
+    src0, dst0, extent = lo - start, lo - a, np.minimum(b, start + c) - lo
+    for arr in (src0, dst0, extent):
+        arr[:, -1] *= itemsize  # the last axis in bytes
+    chunk_strides = np.ones(nd, np.int64)
+    out_strides = np.ones(nd, np.int64)
+    for k in range(nd - 2, -1, -1):
+        unit = itemsize if k == nd - 2 else 1
+        chunk_strides[k] = chunk_strides[k + 1] * c[k + 1] * unit
+        out_strides[k] = out_strides[k + 1] * out.shape[k + 1] * unit
+    expected = int(np.prod(c)) * itemsize
+    status = np.full(n, FALLBACK, np.int8)
+    sizes = np.zeros(n, np.int64)
+    flat = out.reshape(-1).view(np.uint8)
+    cap = expected + (_BLOSC_OVERHEAD if mode == BLOSC else 0) + 1
+    parts = max(1, min(os.cpu_count() or 1, 4, n // 32))
+    bounds = [n * p // parts for p in range(parts + 1)]
+    stack = np.empty((n, expected), np.uint8) if keep else None
+    paths_arr = np.frombuffer(blob, np.uint8)
+
+    def part(p: int) -> Any:
+        rows = stack if stack is not None else np.empty((1, expected), np.uint8)
+        return lambda: fn(paths_arr, offsets, bounds[p], bounds[p + 1], mode, expected, _FLAGS,
+                          np.empty(cap, np.uint8), rows, keep, status, sizes, flat,
+                          out_strides, chunk_strides, src0, dst0, extent)
+
+    run_parts([part(p) for p in range(parts)])
+    chunks = None
+    if stack is not None:
+        chunks = stack.view(out.dtype).reshape((n, *chunk_shape))
+    return status, sizes, chunks
+
+
+def layout(metadata: Any, dtype: np.dtype[Any], sharded: bool) -> int | None:
+    """``BLOSC`` or ``RAW`` when every stored chunk of an array with this zarr metadata
+    is, in the plain case, a blosc stream of (or exactly) the chunk's bytes in C order
+    and native byte order; else ``None``."""
+    if sharded or dtype.kind not in "biuf" or dtype.fields is not None:
+        return None
+    from zarr.core.metadata.v2 import ArrayV2Metadata
+
+    if isinstance(metadata, ArrayV2Metadata):
+        if metadata.filters or metadata.order != "C":
+            return None
+        wire = getattr(metadata.dtype, "to_native_dtype", lambda: dtype)()
+        if not np.dtype(wire).isnative:
+            return None
+        compressor = metadata.compressor
+        if compressor is None:
+            return RAW
+        return BLOSC if getattr(compressor, "codec_id", None) == "blosc" else None
+    names = []
+    for codec in metadata.codecs:
+        d = codec.to_dict()
+        names.append(d["name"])
+        if d["name"] == "bytes" and dtype.itemsize > 1:
+            endian = (d.get("configuration") or {}).get("endian") or "little"
+            if endian != ("little" if np.little_endian else "big"):
+                return None
+    if names == ["bytes"]:
+        return RAW
+    return BLOSC if names == ["bytes", "blosc"] else None
