@@ -101,6 +101,39 @@ def test_missing_and_corrupt_chunks_are_found_one_by_one(tmp_path: Path, data: n
     assert arr.state((0, 0, 0)) == "loaded"
 
 
+def _replace_inner_chunk(shard: Path, flat: int, n: int, payload: bytes) -> None:
+    """Point inner chunk ``flat`` of a shard (index at the end, with crc32c) at
+    ``payload``, appended to the shard."""
+    raw = shard.read_bytes()
+    tail = 16 * n + 4
+    body = raw[:-tail]
+    index = np.frombuffer(raw[-tail:-4], "<u8").reshape(n, 2).copy()
+    index[flat] = (len(body), len(payload))
+    shard.write_bytes(body + payload + bytes(numcodecs.CRC32C().encode(index.tobytes())))
+
+
+def test_sharded_blosc_box_reads_check_every_inner_header(tmp_path: Path, data: np.ndarray) -> None:
+    """Shards with blosc inner chunks are read by tensorstore once every inner chunk's
+    blosc header was checked through the shard index; a shard holding a blosc bomb (a
+    valid stream that declares 64 MiB for a 3.6 KiB chunk) is never handed to it."""
+    blosc = zarr.codecs.BloscCodec(cname="zstd", clevel=1)
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=3, shards=(2, 64, 60),
+                  compressors=blosc, fill_value=5)
+    arr, calls = _fresh(path)
+    np.testing.assert_array_equal(np.asarray(arr[:, :, :]), data)
+    assert calls and set(calls) == {"read"}  # tensorstore read them all
+    bomb = bytes(numcodecs.Blosc("zstd", 9).encode(np.zeros(64 << 20, np.uint8)))
+    _replace_inner_chunk(path / "c" / "1" / "0" / "1", 2, 4, bomb)  # chunk (1, 1, 2)
+    arr, calls = _fresh(path)
+    got = np.asarray(arr[:, :, :])
+    assert "read" not in calls and "none" in calls  # declined before tensorstore saw it
+    expect = data.copy()
+    expect[2:4, 32:64, 60:90] = 5
+    np.testing.assert_array_equal(got, expect)
+    assert arr.state((1, 1, 2)) == "failed" and "declares" in arr.failures[(1, 1, 2)]
+    assert arr.state((1, 1, 1)) == "loaded" and arr.state((0, 0, 0)) == "loaded"
+
+
 def test_box_reads_emit_every_chunk(tmp_path: Path, data: np.ndarray) -> None:
     path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
                   compressors=numcodecs.Zlib(1))
@@ -200,12 +233,26 @@ def test_a_box_with_a_few_cached_chunks_is_still_read_whole(tmp_path: Path, data
         [(0, n) for n in arr.shape]))
 
 
-@pytest.mark.parametrize("step", [None, (1, 3, 2), (2, 7, 5)])
+@pytest.mark.parametrize(
+    ("box", "step", "banded"),
+    [
+        ([(1, 6), (3, 100), (0, 88)], None, False),  # its chunks hold < 2x the box: one call
+        ([(0, 6), (3, 4), (0, 88)], None, True),  # a thin box through its chunks
+        ([(1, 6), (3, 100), (0, 88)], (1, 3, 2), True),
+        ([(1, 6), (3, 100), (0, 88)], (2, 7, 5), True),
+    ],
+)
 def test_big_box_reads_go_band_by_band(
-    tmp_path: Path, data: np.ndarray, step: tuple[int, ...] | None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    data: np.ndarray,
+    box: list[tuple[int, int]],
+    step: tuple[int, ...] | None,
+    banded: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A read over many chunks is split into bands along the first axis (bounded memory
-    in tensorstore): the bands put together are the box."""
+    """A read whose chunks hold much more than the block (strided, or thin) is split into
+    bands along the first axis (bounded memory in tensorstore): the bands put together
+    are the box. A plain box is read in one call."""
     from napari_chunkview.formats._ts_engine import BoxReader
 
     path = _write(tmp_path / "a.zarr", data, (2, 16, 15), zarr_format=2,
@@ -222,11 +269,11 @@ def test_big_box_reads_go_band_by_band(
 
     monkeypatch.setattr(BoxReader, "BAND_CHUNKS", 1)
     reader._store = Counting()
-    box = [(1, 6), (3, 100), (0, 88)]
     got = reader(box, step)
     k = step or (1, 1, 1)
-    np.testing.assert_array_equal(got, data[1:6:k[0], 3:100:k[1], 0:88:k[2]])
-    assert len(calls) > 1
+    sel = tuple(slice(a, b, s) for (a, b), s in zip(box, k, strict=True))
+    np.testing.assert_array_equal(got, data[sel])
+    assert (len(calls) > 1) == banded
 
 
 def _split_reader(path: Path) -> tuple[LevelArray, list[list[tuple[int, ...]]]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import mmap
 import os
 import struct
 import threading
@@ -103,12 +104,18 @@ def eligible(metadata: Any, dtype: np.dtype[Any]) -> str | None:
     names = _v3_codec_names(metadata.codecs)
     if not names <= V3_CODECS:
         return f"codecs {sorted(names - V3_CODECS)}"
-    if {"blosc", "sharding_indexed"} <= names:
-        # tensorstore allocates what a blosc header declares before it finds the chunk too
-        # big; unsharded chunks' headers are checked first (``BoxReader.blosc_max``),
-        # inner chunks of shards would need the shard index: the per-chunk path bounds them
-        return "blosc inside shards"
+    if "sharding_indexed" in names and (
+        len(metadata.codecs) != 1 or "sharding_indexed" in _inner_names(metadata.codecs[0])
+    ):
+        return "sharding nested or among other codecs"
+    # (tensorstore allocates what a blosc header declares before it finds the chunk too
+    # big: every chunk's header is checked first, ``BoxReader.blosc_max``; inner chunks'
+    # through the shard index, ``ZarrSource._checked_reader``)
     return None
+
+
+def _inner_names(sharding: Any) -> set[str]:
+    return {c.to_dict()["name"] for c in (*sharding.codecs, *sharding.index_codecs)}
 
 
 def _has_blosc(metadata: Any) -> bool:
@@ -145,6 +152,14 @@ class BoxReader:
         steps = tuple(step or (1,) * len(box))
         if not box:
             return np.asarray(self._store.read().result())
+        touched = math.prod(
+            -(-b // c) * c - (a // c) * c for (a, b), c in zip(box, self._chunks, strict=True)
+        )
+        if all(k == 1 for k in steps) and touched <= 2 * math.prod(b - a for a, b in box):
+            # the chunks hold at most twice the block: one call is fastest, and what it
+            # holds at once is about the block (1 GiB of 64³ chunks: 0.8-0.9 s, against
+            # 2-3 s in bands joined by ``np.concatenate``, which copies the block again)
+            return np.asarray(self._store[tuple(slice(a, b) for a, b in box)].read().result())
         (a0, b0), k0, c0 = box[0], steps[0], self._chunks[0]
         per_row = math.prod(
             -(-(b - a) // c) if k <= c else -(-(b - a) // k)
@@ -225,8 +240,13 @@ def open_box_reader(
     elif _v3_json_names(theirs.get("codecs") or []) != _v3_codec_names(metadata.codecs):
         return None
 
-    chunk_nbytes = math.prod(metadata.chunks if v2 else metadata.chunk_grid.chunk_shape)
-    chunk_nbytes *= dtype.itemsize
+    if v2:
+        chunk_shape = metadata.chunks
+    elif "sharding_indexed" in _v3_codec_names(metadata.codecs):
+        chunk_shape = metadata.codecs[0].chunk_shape  # blosc works on the inner chunks
+    else:
+        chunk_shape = metadata.chunk_grid.chunk_shape
+    chunk_nbytes = math.prod(chunk_shape) * dtype.itemsize
     return BoxReader(store, chunk_nbytes + 64 if _has_blosc(metadata) else None)
 
 
@@ -277,6 +297,29 @@ class LocalFiles:
         if blosc_max is not None:
             return self._blosc_ok(keys, blosc_max)
         return True
+
+    def blosc_ok_at(self, key: str, offsets: np.ndarray, most: int) -> bool:
+        """The blosc streams at ``offsets`` of file ``key`` (inner chunks of a shard)
+        each declare at most ``most`` bytes. The headers are gathered from a read-only
+        map of the file, so only their pages are read (a whole shard can be megabytes)."""
+        try:
+            fd = os.open(os.path.join(self.root, key), _NOFOLLOW)
+        except OSError:  # gone, a symlinked file (ELOOP), ...
+            return False
+        try:
+            if offsets.size == 0:
+                return True
+            if int(offsets.max()) > os.fstat(fd).st_size - 16:
+                return False  # a header past the end: the per-chunk path says which
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
+                data = np.frombuffer(mm, np.uint8)
+                heads = data[offsets.astype(np.int64)[:, None] + np.arange(4, 8)]
+                del data  # (releases the map for closing)
+        except (OSError, ValueError):
+            return False
+        finally:
+            os.close(fd)
+        return int(heads.view("<u4").max()) <= most
 
     def _blosc_ok(self, keys: Sequence[str], most: int) -> bool:
         for key in keys:

@@ -273,7 +273,36 @@ class ZarrSource(GridSource):
         if reader is None or self._root is None:
             return None
         keys = {self._root.map_key(self.chunk_key(i)) for i in indices}
-        return reader if self._files.plain(sorted(keys), reader.blosc_max) else None
+        sh = self._sharding
+        if sh is None:
+            return reader if self._files.plain(sorted(keys), reader.blosc_max) else None
+        if not self._files.plain(sorted(keys)):
+            return None
+        if reader.blosc_max is not None and not self._inner_blosc_ok(indices, reader.blosc_max):
+            return None
+        return reader
+
+    def _inner_blosc_ok(self, indices: Sequence[tuple[int, ...]], most: int) -> bool:
+        """Every stored inner chunk of the shards holding ``indices`` has a blosc header
+        that declares at most ``most`` bytes, and a shard index we can read."""
+        assert self._sharding is not None and self._root is not None
+        per = self._sharding.per_shard
+        for shard in sorted({tuple(i // p for i, p in zip(idx, per, strict=True))
+                             for idx in indices}):
+            try:
+                index = self.shard_index(shard)
+            except ValueError:
+                return False  # a broken index: the per-chunk path says what is wrong
+            if index is None:
+                continue  # not stored: tensorstore reports it missing, as we do
+            entries = index.reshape(-1, 2)
+            stored = entries[~((entries[:, 0] == _EMPTY) & (entries[:, 1] == _EMPTY))]
+            if stored.size and int(stored[:, 1].min()) < 16:
+                return False
+            key = self._root.map_key(self._key_fn(shard))
+            if not self._files.blosc_ok_at(key, stored[:, 0], most):
+                return False
+        return True
 
     # -- compiled reads of many small chunks (``_bulk``) ----------------------------------
     @property
