@@ -25,7 +25,7 @@ from typing import Any
 
 from .._api import open_pyramid
 from ..formats import open_root, sniff
-from ..model import ChunkviewError, NotRecognisedError, RemoteError
+from ..model import ChunkviewError, NotRecognisedError, RemoteError, error_reason
 from ._layers import LayerData, pyramid_to_layer_data
 from ._preferences import _in_napari_session
 
@@ -113,7 +113,7 @@ def _open(path: str) -> list[LayerData]:
     except FileNotFoundError as e:
         raise NotRecognisedError(f"{uri}: {e.strerror or e}") from None
     except Exception as e:  # a bug or a store error: still one clear line for napari
-        raise ChunkviewError(f"{uri}: could not be opened ({type(e).__name__}: {e})") from e
+        raise ChunkviewError(f"{uri}: could not be opened ({error_reason(e)})") from e
 
 
 def read_pyramids(path: PathOrPaths) -> list[LayerData]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..formats import pyramid_validation
-from ..model import Pyramid
+from ..model import Pyramid, error_reason
 from ..qc import StorageFigures
 from ._details import LOOKING_UP, chunk_details, stored_size
 from ._grid import MAX_CELLS, GridCells, chunk_at, compute_cells, refresh_states
@@ -445,7 +445,7 @@ class ChunkController:
             try:
                 size, note = stored_size(lv, idx)
             except Exception as e:
-                size, note = None, f"unknown ({type(e).__name__})"
+                size, note = None, f"unknown ({error_reason(e)})"
 
             def apply() -> None:
                 c = self.chunk

@@ -244,7 +244,7 @@ class QCStep:
                 path.write_text(text, encoding="utf-8")
                 note = f"Saved the report to {path.name}"
             except Exception as e:  # disk full, no matplotlib for HTML, …: say so
-                note = f"Saving failed: {type(e).__name__}: {e}"
+                note = f"Saving failed: {error_reason(e)}"
             self._update(job, lambda s: replace(s, note=note))
 
         threading.Thread(target=work, name="chunkview-qc-save", daemon=True).start()

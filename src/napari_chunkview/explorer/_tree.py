@@ -164,7 +164,7 @@ def list_tree(
         try:
             names = fnode.children()
         except Exception as e:  # a store that cannot list: keep what we have
-            tnode.summary = (tnode.summary + f" · cannot list: {type(e).__name__}").strip(" ·")
+            tnode.summary = (tnode.summary + f" · cannot list: {error_reason(e)}").strip(" ·")
             continue
         for name in sorted(names):
             if count >= max_nodes:

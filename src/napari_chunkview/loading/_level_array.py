@@ -83,6 +83,7 @@ def _boxes_pay(source: ChunkSource) -> bool:
     nbytes = math.prod(grid.chunk_shape) * max(1, np.dtype(source.dtype).itemsize)
     return nbytes >= _BOX_MIN_CHUNK_BYTES
 
+
 def warm_up(timeout: float | None = None) -> bool:
     """Prepare the compiled reader of many small chunks now and wait for it (at most
     ``timeout`` seconds); returns whether it is available. Without this, the first read
@@ -106,7 +107,8 @@ def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], l
     key = key + (slice(None),) * (len(shape) - len(key))
     if len(key) != len(shape):
         raise IndexError(f"too many indices for a {len(shape)}-d array")
-    box, post = [], []
+    box: list[tuple[int, int]] = []
+    post: list[Any] = []
     for k, n in zip(key, shape, strict=True):
         if isinstance(k, slice):
             start, stop, step = k.indices(n)
@@ -345,7 +347,7 @@ class LevelArray:
                     [((token, idx), row) for idx, row in zip(done, rows, strict=True)],
                     cost=chunk_nbytes,
                 )
-            self._report_done(done, sizes[ok], chunk_nbytes, time.perf_counter() - t0)
+            self._report_done(done, chunk_nbytes, time.perf_counter() - t0, sizes[ok])
             with self._lock:
                 self._in_flight.difference_update(group)
                 for idx in done:
@@ -353,23 +355,32 @@ class LevelArray:
         return rest
 
     def _report_done(
-        self, done: list[Index], stored: Any, decoded: int, seconds: float
+        self, done: list[Index], decoded: int, seconds: float, stored: Any = None
     ) -> None:
         """Events and store reports for chunks read together in ``seconds`` (only when
-        somebody listens): each chunk's latency is the whole call's."""
+        somebody listens): each chunk's latency is the whole call's. ``stored``: each
+        chunk's stored bytes; without it, the store is asked (not for inner chunks of
+        shards, whose size only the shard index knows)."""
         src: Any = self.source
         root = getattr(src, "_root", None)
         report = root is not None and root.has_listeners
-        if not (self.events.active or report):
+        active = self.events.active
+        if not (active or report):
             return
-        for idx, nbytes in zip(done, stored, strict=True):
+        ask = stored is None and root is not None and self.source.grid.shard_shape is None
+        for n, idx in enumerate(done):
             key = src.chunk_key(idx)
+            nbytes: int | None
+            if stored is not None:
+                nbytes = int(stored[n])
+            else:
+                nbytes = root.size(key) if ask and root is not None else None
             if report and root is not None:
-                root.report(key, int(nbytes), seconds / max(1, len(done)))
-            if self.events.active:
+                root.report(key, nbytes, seconds / len(done))
+            if active:
                 self.events.emit(ChunkEvent("requested", self.name, idx, key))
                 self.events.emit(ChunkEvent(
-                    "done", self.name, idx, key, nbytes_stored=int(nbytes),
+                    "done", self.name, idx, key, nbytes_stored=nbytes or 0,
                     nbytes_decoded=decoded, ms=seconds * 1e3, fetch_ms=0.0,
                 ))
 
@@ -506,12 +517,7 @@ class LevelArray:
         cached, so a block whose chunks were partly evicted holds up to
         _VIEW_BLOCK_BYTES that the cache does not count), of a larger one as copies."""
         grid = self.source.grid
-        src: Any = self.source
         as_views = block.nbytes <= _VIEW_BLOCK_BYTES
-        active = self.events.active
-        root = getattr(src, "_root", None)
-        report = root is not None and root.has_listeners
-        per_ms = seconds * 1e3
         if self._caches(block):
             cs, full = grid.chunk_shape, grid.shape
             starts = [ra for ra, _ in rbox]
@@ -524,19 +530,7 @@ class LevelArray:
                 chunk = block[sl] if as_views else block[sl].copy()
                 items.append((self._ckey(idx), self._pad(idx, chunk)))
             self.cache.put_many(items)
-        if active or report:
-            decoded = math.prod(grid.chunk_shape) * self.dtype.itemsize
-            for idx in todo:
-                key = src.chunk_key(idx)
-                stored = root.size(key) if root is not None and grid.shard_shape is None else None
-                if report:
-                    root.report(key, stored, seconds / len(todo))
-                if active:
-                    self.events.emit(ChunkEvent("requested", self.name, idx, key))
-                    self.events.emit(ChunkEvent(
-                        "done", self.name, idx, key, nbytes_stored=stored or 0,
-                        nbytes_decoded=decoded, ms=per_ms, fetch_ms=0.0,
-                    ))
+        self._report_done(todo, math.prod(grid.chunk_shape) * self.dtype.itemsize, seconds)
         with self._lock:
             self._in_flight.difference_update(todo)
             for idx in todo:

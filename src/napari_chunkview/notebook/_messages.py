@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..explorer import ViewState
+from ..model import error_reason
 
 if TYPE_CHECKING:
     from ..model import Pyramid
@@ -59,7 +60,7 @@ class BrowserMessages:
             return {
                 "type": "error",
                 "id": msg.get("id") if isinstance(msg, dict) else None,
-                "error": f"{type(e).__name__}: {e}",
+                "error": error_reason(e),
             }, []
         return {"type": "ok", "id": msg.get("id")}, []
 

@@ -233,7 +233,7 @@ class _Scanner:
                 index = src.shard_index(sidx)
             except Exception as e:
                 for row in srows:
-                    msg = f"shard index unreadable ({type(e).__name__}: {e})"
+                    msg = f"shard index unreadable ({error_reason(e)})"
                     self.fail(row, "shard.index", msg, key)
                 continue
             if index is None:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..model import ChunkviewError, UnsupportedError
+from ..model import ChunkviewError, UnsupportedError, error_reason
 from ._chunkscan import BatchResult, scan_batch
 from ._plan import LevelPlan
 
@@ -116,7 +116,7 @@ def run_distributed(
                         res = fut.result()
                     except Exception as e:
                         raise ChunkviewError(
-                            f"a QC task failed on the cluster ({type(e).__name__}: {e}); "
+                            f"a QC task failed on the cluster ({error_reason(e)}); "
                             "the workers must be able to open the dataset at the same URI"
                         ) from e
                     results.append(res)
