@@ -136,7 +136,8 @@ def test_comm_transport_replies_from_a_worker(
     # messages that are not for the tile path never raise either
     viewer._on_msg(viewer, {"type": "nonsense"}, [])
     viewer._on_msg(viewer, "not even a dict", [])
-    assert viewer.handle({"type": "nonsense", "id": 3})[0]["error"] == "unknown message type 'nonsense'"
+    reply = viewer.handle({"type": "nonsense", "id": 3})[0]
+    assert reply["error"] == "unknown message type 'nonsense'"
 
 
 def test_the_inspector_follows_the_view_and_the_cursor(
