@@ -106,12 +106,14 @@ def _smoke(fn: Any) -> None:
     """Compile (or load) ``fn`` for the argument types ``read`` uses, on no chunk."""
     i8, z = np.zeros(1, np.int64), np.zeros((1, 1), np.int64)
     u8 = np.zeros(1, np.uint8)
-    fn(u8, i8, 0, 0, BLOSC, 1, _FLAGS, u8, np.zeros((1, 1), np.uint8), True,
-       np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(), i8.copy(), z, z.copy(), z.copy())
+    fn(u8, 47, z, 0, 0, BLOSC, 1, _FLAGS, u8.copy(), u8.copy(), np.zeros((1, 1), np.uint8), True,
+       np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(), i8.copy(), z.copy(), z.copy(),
+       z.copy())
 
 
 def read(
-    paths: Sequence[str],
+    head: str,
+    sep: str,
     index: np.ndarray,
     chunk_shape: Sequence[int],
     itemsize: int,
@@ -121,24 +123,22 @@ def read(
     keep: bool,
     run_parts: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Read the chunks at ``index`` (``(n, ndim)``; files ``paths``) into ``out`` (the
-    C-contiguous block for ``box``). ``run_parts(fns)`` calls each function of a list, one
-    of them on the calling thread and the others in parallel, and returns when all are
-    done. Returns ``(status, stored sizes, chunks)``: ``chunks`` is ``(n, *chunk_shape)``
-    of ``out.dtype`` when ``keep``, else ``None``."""
+    """Read the chunks at ``index`` (``(n, ndim)``; the file of a chunk is ``head`` and
+    its indices joined by ``sep``) into ``out`` (the C-contiguous block for ``box``).
+    ``run_parts(fns)`` calls each function of a list, one of them on the calling thread
+    and the others in parallel, and returns when all are done. Returns ``(status, stored
+    sizes, chunks)``: ``chunks`` is ``(n, *chunk_shape)`` of ``out.dtype`` when ``keep``,
+    else ``None``."""
     fn = _state["kernel"]
     assert fn is not None, "warm_up() first"
-    n = len(paths)
-    encoded = [p.encode("utf-8", "surrogateescape") for p in paths]
-    blob = bytearray(b"\0".join(encoded) + b"\0")
-    lengths = np.fromiter(map(len, encoded), np.int64, n) + 1
-    offsets = np.zeros(n, np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
-    nd = len(chunk_shape)
+    n, nd = index.shape
+    index = np.ascontiguousarray(index, np.int64)
+    head_arr = np.frombuffer(bytearray(head.encode("utf-8", "surrogateescape")), np.uint8)
+    path_len = head_arr.size + nd * 21 + 1  # 20 digits at most, a separator, the NUL
     c = np.asarray(chunk_shape, np.int64)
     a = np.asarray([lo for lo, _ in box], np.int64)
     b = np.asarray([hi for _, hi in box], np.int64)
-    start = index.astype(np.int64, copy=False) * c
+    start = index * c
     lo = np.maximum(a, start)
     src0, dst0, extent = lo - start, lo - a, np.minimum(b, start + c) - lo
     for arr in (src0, dst0, extent):
@@ -157,13 +157,14 @@ def read(
     parts = max(1, min(os.cpu_count() or 1, 4, n // 32))
     bounds = [n * p // parts for p in range(parts + 1)]
     stack = np.empty((n, expected), np.uint8) if keep else None
-    paths_arr = np.frombuffer(blob, np.uint8)
+    sep_byte = ord(sep)
 
     def part(p: int) -> Any:
         rows = stack if stack is not None else np.empty((1, expected), np.uint8)
-        return lambda: fn(paths_arr, offsets, bounds[p], bounds[p + 1], mode, expected, _FLAGS,
-                          np.empty(cap, np.uint8), rows, keep, status, sizes, flat,
-                          out_strides, chunk_strides, src0, dst0, extent)
+        return lambda: fn(head_arr, sep_byte, index, bounds[p], bounds[p + 1], mode, expected,
+                          _FLAGS, np.empty(path_len, np.uint8), np.empty(cap, np.uint8), rows,
+                          keep, status, sizes, flat, out_strides, chunk_strides, src0, dst0,
+                          extent)
 
     run_parts([part(p) for p in range(parts)])
     chunks = None

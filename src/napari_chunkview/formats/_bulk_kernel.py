@@ -24,18 +24,45 @@ c_decompress = types.ExternalFunction(
 
 
 @njit(nogil=True, cache=True)  # type: ignore[misc]
-def read_chunks(paths, offsets, lo, hi, mode, expected, flags, scratch, stack, keep,
+def _path(head, sep, index, i, buf):
+    """Write ``head`` + the decimal indices of chunk ``i`` joined by ``sep`` + NUL."""
+    p = head.shape[0]
+    buf[:p] = head
+    for a in range(index.shape[1]):
+        if a > 0:
+            buf[p] = sep
+            p += 1
+        v = index[i, a]
+        first = p
+        while True:
+            buf[p] = 48 + v % 10
+            p += 1
+            v //= 10
+            if v == 0:
+                break
+        last = p - 1
+        while first < last:
+            buf[first], buf[last] = buf[last], buf[first]
+            first += 1
+            last -= 1
+    buf[p] = 0
+
+
+@njit(nogil=True, cache=True)  # type: ignore[misc]
+def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, stack, keep,
                 status, sizes, out, out_strides, chunk_strides, src0, dst0, extent):
-    """Chunks ``lo:hi``: read file ``paths[offsets[i]:]`` (NUL-terminated), decode it
-    into row ``i`` of ``stack`` (row 0 when not ``keep``), and copy the region
-    ``src0[i] + extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of ``out``."""
+    """Chunks ``lo:hi``: read the file ``head`` + the chunk's ``index`` joined by ``sep``
+    (decimal), decode it into row ``i`` of ``stack`` (row 0 when not ``keep``), and copy
+    the region ``src0[i] + extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of
+    ``out``."""
     nd = out_strides.shape[0]
     cap = scratch.shape[0]  # one byte more than any acceptable file
     declared = np.zeros(1, np.uint64)
     pos = np.zeros(nd, np.int64)
     for i in range(lo, hi):
         status[i] = FALLBACK
-        fd = c_open(paths[offsets[i]:].ctypes.data, flags)
+        _path(head, sep, index, i, path)
+        fd = c_open(path.ctypes.data, flags)
         if fd < 0:
             continue
         got = c_read(fd, scratch.ctypes.data, cap)

@@ -119,6 +119,7 @@ class ZarrSource(GridSource):
             if self._root is not None and self._root.local_dir is not None and check_raw is None
             else None
         )
+        self._bulk_template: tuple[str, str] | bool | None = False  # False: not known yet
 
     def _make_decoder(self) -> Decoder | None:
         meta = self._array.metadata
@@ -308,11 +309,30 @@ class ZarrSource(GridSource):
     @property
     def bulk_capable(self) -> bool:
         """Whether ``read_bulk`` can serve this array (a local folder, plain chunks)."""
-        return self._bulk_mode is not None
+        return self._bulk_mode is not None and self._key_template() is not None
 
     def bulk_ready(self) -> bool:
         """Whether ``read_bulk`` can run now; starts preparing it when it cannot yet."""
         return self._bulk_mode is not None and _bulk.warm_up(delay=_bulk.BACKGROUND_DELAY)
+
+    def _key_template(self) -> tuple[str, str] | None:
+        """``(head, separator)`` when every chunk's key (mapped) is ``head`` and its
+        indices in decimal joined by the separator (zarr's key encodings), found by
+        asking our key function; ``None`` otherwise."""
+        if self._bulk_template is False:
+            self._bulk_template = None
+            nd = len(self.shape)
+            if nd and self._root is not None:
+                probe = tuple(10**a + 7 * a + 3 for a in range(nd))  # digits of all lengths
+                key = self._root.map_key(self.chunk_key(probe))
+                zero = self._root.map_key(self.chunk_key((0,) * nd))
+                for sep in "./":
+                    body = sep.join(map(str, probe))
+                    head = key[: -len(body)]
+                    if key.endswith(body) and zero == head + sep.join("0" * nd):
+                        self._bulk_template = (head, sep)
+                        break
+        return self._bulk_template  # type: ignore[return-value]
 
     def read_bulk(
         self,
@@ -326,17 +346,23 @@ class ZarrSource(GridSource):
         ``_bulk.read``: status per chunk, stored sizes, and the chunks when ``keep``);
         ``None`` when it cannot (not ready, or a chunk folder leads outside the dataset:
         the per-chunk path then says which)."""
-        root = self._root
-        if self._bulk_mode is None or root is None or not self.bulk_ready():
+        root, template = self._root, self._key_template()
+        if self._bulk_mode is None or root is None or template is None or not self.bulk_ready():
             return None
-        keys = [root.map_key(self.chunk_key(i)) for i in indices]
-        if not all(root.local_dir_inside(d) for d in {k.rpartition("/")[0] for k in keys}):
+        head, sep = template
+        index = np.asarray(indices, np.int64)
+        # the folders holding the chunk files must resolve inside the dataset (the files
+        # themselves are opened without following a symlink)
+        nested = sep == "/" and index.shape[1] > 1
+        rows = np.unique(index[:, :-1], axis=0).tolist() if nested else [index[0, :-1].tolist()]
+        folders = {(head + sep.join(map(str, [*r, 0]))).rpartition("/")[0] for r in rows}
+        if not all(root.local_dir_inside(d) for d in folders):
             return None
         prefix = root.local_dir or ""
         prefix = prefix if prefix.endswith("/") else prefix + "/"
         return _bulk.read(
-            [prefix + k for k in keys], np.asarray(indices), self._grid.chunk_shape,
-            self._dtype.itemsize, self._bulk_mode, box, out, keep, run_parts,
+            prefix + head, sep, index, self._grid.chunk_shape, self._dtype.itemsize,
+            self._bulk_mode, box, out, keep, run_parts,
         )
 
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
