@@ -231,3 +231,22 @@ def test_sources_the_compiled_reader_does_not_take(tmp_path: Path) -> None:
         assert not src.bulk_capable, name  # type: ignore[attr-defined]
         arr = LevelArray(src, name=f"n{os.urandom(4).hex()}", cache=ChunkCache(64 << 20))
         np.testing.assert_array_equal(np.asarray(arr[0, :, :]), data[0])
+
+
+@pytest.mark.parametrize("separator", [".", "/"])
+def test_one_and_two_dimensional_arrays(tmp_path: Path, separator: str) -> None:
+    rng = np.random.default_rng(9)
+    enc = {"name": "v2", "separator": separator}
+    for data, chunks in [
+        (rng.integers(0, 255, size=1000, dtype=np.uint8), (10,)),
+        (rng.random((90, 130)).astype(np.float32), (16, 16)),
+    ]:
+        path = _write(tmp_path / f"{data.ndim}{separator}.zarr", data, chunks, zarr_format=2,
+                      compressors=BLOSC, chunk_key_encoding=enc)
+        spy = _Spy(path)
+        np.testing.assert_array_equal(np.asarray(spy.arr[...]), data)
+        sel = (slice(55, 987),) if data.ndim == 1 else (slice(5, 88), slice(17, 129))
+        spy.arr.cache.clear()
+        np.testing.assert_array_equal(np.asarray(spy.arr[sel]), data[sel])
+        assert spy.compiled > 0 and all(s is not None and (s == _bulk.OK).all()
+                                        for s in spy.statuses)
