@@ -250,3 +250,28 @@ def test_one_and_two_dimensional_arrays(tmp_path: Path, separator: str) -> None:
         np.testing.assert_array_equal(np.asarray(spy.arr[sel]), data[sel])
         assert spy.compiled > 0 and all(s is not None and (s == _bulk.OK).all()
                                         for s in spy.statuses)
+
+
+def test_the_background_build_waits_for_reads_to_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked by reads (``when_quiet``), the build starts only once they have paused."""
+    import threading
+    import time
+
+    built: list[float] = []
+    monkeypatch.setitem(_bulk._state, "kernel", None)
+    monkeypatch.setattr(_bulk, "_started", threading.Event())
+    monkeypatch.setattr(_bulk, "_done", threading.Event())
+    monkeypatch.setattr(_bulk, "_now", threading.Event())
+    monkeypatch.setattr(_bulk, "QUIET", 0.3)
+    monkeypatch.setattr(_bulk, "MAX_WAIT", 60.0)
+    monkeypatch.setattr(
+        _bulk, "_compile", lambda: built.append(time.monotonic()) or (lambda *a: None)
+    )
+    monkeypatch.setattr(_bulk, "_smoke", lambda fn: None)
+    for _ in range(8):  # reads keep asking for 0.8 s
+        assert not _bulk.warm_up(when_quiet=True)
+        time.sleep(0.1)
+    last = time.monotonic()
+    assert _bulk._done.wait(30) and len(built) == 1
+    assert built[0] >= last + 0.15  # not while the reads were going on
+    assert _bulk.kernel() is not None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,35 +57,44 @@ def kernel() -> Any:
     return _state["kernel"]
 
 
-#: The build asked for by a read waits this long first: it takes the GIL for a good part
-#: of its 0.5 s, which measured +180 ms on napari's first frame when it ran during it.
-BACKGROUND_DELAY = 1.5
+#: The build asked for by reads waits until they have paused for ``QUIET`` seconds (at
+#: most ``MAX_WAIT`` seconds after the first asked): it takes the GIL for a good part of
+#: its 0.5 s, which measured +180 ms on napari's first frame, and a 160 ms freeze among
+#: z-steps, when it ran during them.
+QUIET, MAX_WAIT = 1.0, 10.0
 _now = threading.Event()
+_last_ask = [0.0]
 
 
-def warm_up(wait: bool = False, timeout: float | None = None, delay: float = 0.0) -> bool:
-    """Build the compiled loop on a background thread (once), after ``delay`` seconds
-    unless somebody asks for it sooner; with ``wait``, at once, and block until it is
-    ready (at most ``timeout`` seconds). Returns whether it is ready."""
+def warm_up(wait: bool = False, timeout: float | None = None, when_quiet: bool = False) -> bool:
+    """Build the compiled loop on a background thread (once): at once, or with
+    ``when_quiet`` once such calls have paused (see ``QUIET``); with ``wait``, at once,
+    blocking until it is ready (at most ``timeout`` seconds). Returns whether it is
+    ready."""
     if _state["kernel"] is not None:
         return True
     if os.environ.get("CHUNKVIEW_COMPILED", "1").lower() in ("0", "false", "no"):
         return False
-    if wait or delay <= 0:
+    _last_ask[0] = time.monotonic()
+    if wait or not when_quiet:
         _now.set()
     with _lock:
         if not _started.is_set():
             _started.set()
-            threading.Thread(
-                target=_build, args=(delay,), name="chunkview-bulk-warmup", daemon=True
-            ).start()
+            threading.Thread(target=_build, name="chunkview-bulk-warmup", daemon=True).start()
     if wait:
         _done.wait(timeout)
     return _state["kernel"] is not None
 
 
-def _build(delay: float) -> None:
-    _now.wait(delay)
+def _build() -> None:
+    give_up = time.monotonic() + MAX_WAIT
+    while not _now.is_set():
+        quiet_at = _last_ask[0] + QUIET
+        now = time.monotonic()
+        if now >= quiet_at or now >= give_up:
+            break
+        _now.wait(min(quiet_at, give_up) - now)
     try:
         fn = _compile()
         _smoke(fn)

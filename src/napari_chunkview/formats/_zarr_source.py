@@ -313,7 +313,7 @@ class ZarrSource(GridSource):
 
     def bulk_ready(self) -> bool:
         """Whether ``read_bulk`` can run now; starts preparing it when it cannot yet."""
-        return self._bulk_mode is not None and _bulk.warm_up(delay=_bulk.BACKGROUND_DELAY)
+        return self._bulk_mode is not None and _bulk.warm_up(when_quiet=True)
 
     def _key_template(self) -> tuple[str, str] | None:
         """``(head, separator)`` when every chunk's key (mapped) is ``head`` and its
