@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ._decode import v2_wire_dtype, v3_parts
 from ._store import _NOFOLLOW
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,6 @@ OK, FALLBACK = 0, 1
 BLOSC, RAW = 0, 1
 #: A blosc stream is at most its data plus this header (c-blosc's BLOSC_MAX_OVERHEAD).
 _BLOSC_OVERHEAD = 16
-#: Open flags: the per-chunk path's (read-only, no symlink: that path checks where one
-#: leads; non-blocking: a FIFO planted in a dataset must not hang the read).
-_FLAGS = _NOFOLLOW
 
 _state: dict[str, Any] = {"kernel": None, "error": None}
 _lock = threading.Lock()
@@ -116,7 +114,7 @@ def _smoke(fn: Any) -> None:
     """Compile (or load) ``fn`` for the argument types ``read`` uses, on no chunk."""
     i8, z = np.zeros(1, np.int64), np.zeros((1, 1), np.int64)
     u8 = np.zeros(1, np.uint8)
-    fn(u8, 47, z, 0, 0, BLOSC, 1, _FLAGS, u8.copy(), u8.copy(), np.zeros((1, 1), np.uint8), True,
+    fn(u8, 47, z, 0, 0, BLOSC, 1, _NOFOLLOW, u8.copy(), u8.copy(), np.zeros((1, 1), np.uint8), True,
        np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(), i8.copy(), z.copy(), z.copy(),
        z.copy())
 
@@ -172,7 +170,7 @@ def read(
     def part(p: int) -> Any:
         rows = stack if stack is not None else np.empty((1, expected), np.uint8)
         return lambda: fn(head_arr, sep_byte, index, bounds[p], bounds[p + 1], mode, expected,
-                          _FLAGS, np.empty(path_len, np.uint8), np.empty(cap, np.uint8), rows,
+                          _NOFOLLOW, np.empty(path_len, np.uint8), np.empty(cap, np.uint8), rows,
                           keep, status, sizes, flat, out_strides, chunk_strides, src0, dst0,
                           extent)
 
@@ -194,21 +192,18 @@ def layout(metadata: Any, dtype: np.dtype[Any], sharded: bool) -> int | None:
     if isinstance(metadata, ArrayV2Metadata):
         if metadata.filters or metadata.order != "C":
             return None
-        wire = getattr(metadata.dtype, "to_native_dtype", lambda: dtype)()
-        if not np.dtype(wire).isnative:
+        if not v2_wire_dtype(metadata, dtype).isnative:
             return None
         compressor = metadata.compressor
         if compressor is None:
             return RAW
         return BLOSC if getattr(compressor, "codec_id", None) == "blosc" else None
-    names = []
-    for codec in metadata.codecs:
-        d = codec.to_dict()
-        names.append(d["name"])
-        if d["name"] == "bytes" and dtype.itemsize > 1:
-            endian = (d.get("configuration") or {}).get("endian") or "little"
-            if endian != ("little" if np.little_endian else "big"):
-                return None
+    parts = [v3_parts(codec) for codec in metadata.codecs]
+    native = "little" if np.little_endian else "big"
+    for name, conf in parts:
+        if name == "bytes" and dtype.itemsize > 1 and (conf.get("endian") or "little") != native:
+            return None
+    names = [name for name, _ in parts]
     if names == ["bytes"]:
         return RAW
     return BLOSC if names == ["bytes", "blosc"] else None

@@ -60,7 +60,7 @@ def _bytes_codec(name: str, conf: dict[str, Any]) -> Any | None:
     return None
 
 
-def _v3_parts(codec: Any) -> tuple[str, dict[str, Any]]:
+def v3_parts(codec: Any) -> tuple[str, dict[str, Any]]:
     d = codec.to_dict()
     return str(d["name"]), dict(d.get("configuration") or {})
 
@@ -75,14 +75,14 @@ def v3_chain_decoder(
     bb = [c for c in codecs if isinstance(c, BytesBytesCodec)]
     if len(ab) != 1 or dtype.kind not in "biufc":
         return None
-    name, conf = _v3_parts(ab[0])
+    name, conf = v3_parts(ab[0])
     if name != "bytes":
         return None
     endian = conf.get("endian") or "little"
     wire = dtype.newbyteorder("<" if endian == "little" else ">") if dtype.itemsize > 1 else dtype
     bytes_codecs = []
     for c in bb:
-        obj = _bytes_codec(*_v3_parts(c))
+        obj = _bytes_codec(*v3_parts(c))
         if obj is None:
             return None
         bytes_codecs.append(obj)
@@ -91,7 +91,7 @@ def v3_chain_decoder(
     orders = []
     shape = tuple(chunk_shape)
     for a in aa:
-        cname, cconf = _v3_parts(a)
+        cname, cconf = v3_parts(a)
         if cname != "transpose":
             return None
         order = tuple(int(i) for i in cconf["order"])
@@ -120,6 +120,13 @@ def v3_chain_decoder(
     return decode
 
 
+def v2_wire_dtype(metadata: Any, dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype a zarr v2 array's chunks are stored in (its byte order), given the
+    array's native ``dtype`` for metadata that does not say."""
+    to_native = getattr(metadata.dtype, "to_native_dtype", None)
+    return np.dtype(to_native()) if to_native is not None else dtype
+
+
 def v2_decoder(metadata: Any, dtype: np.dtype[Any]) -> Decoder | None:
     """Decoder for a zarr v2 chunk (N5 too: its codec returns a full, padded block)."""
     if dtype.kind not in "biufcmM" or dtype.fields is not None:
@@ -129,11 +136,7 @@ def v2_decoder(metadata: Any, dtype: np.dtype[Any]) -> Decoder | None:
     chunks = tuple(metadata.chunks)
     order = metadata.order
     n = math.prod(chunks)
-    wire = (
-        np.dtype(metadata.dtype.to_native_dtype())
-        if hasattr(metadata.dtype, "to_native_dtype")
-        else dtype
-    )
+    wire = v2_wire_dtype(metadata, dtype)
     expected = n * wire.itemsize
     limit = margin(expected * _FILTER_FACTOR) if filters else expected
     inflate = (

@@ -105,17 +105,16 @@ def eligible(metadata: Any, dtype: np.dtype[Any]) -> str | None:
     if not names <= V3_CODECS:
         return f"codecs {sorted(names - V3_CODECS)}"
     if "sharding_indexed" in names and (
-        len(metadata.codecs) != 1 or "sharding_indexed" in _inner_names(metadata.codecs[0])
+        len(metadata.codecs) != 1
+        or "sharding_indexed" in _v3_codec_names(
+            [*metadata.codecs[0].codecs, *metadata.codecs[0].index_codecs]
+        )
     ):
         return "sharding nested or among other codecs"
     # (tensorstore allocates what a blosc header declares before it finds the chunk too
     # big: every chunk's header is checked first, ``BoxReader.blosc_max``; inner chunks'
     # through the shard index, ``ZarrSource._checked_reader``)
     return None
-
-
-def _inner_names(sharding: Any) -> set[str]:
-    return {c.to_dict()["name"] for c in (*sharding.codecs, *sharding.index_codecs)}
 
 
 def _has_blosc(metadata: Any) -> bool:

@@ -119,7 +119,9 @@ class ZarrSource(GridSource):
             if self._root is not None and self._root.local_dir is not None and check_raw is None
             else None
         )
-        self._bulk_template: tuple[str, str] | bool | None = False  # False: not known yet
+        self._bulk_template = self._key_template() if self._bulk_mode is not None else None
+        if self._bulk_template is None:
+            self._bulk_mode = None
 
     def _make_decoder(self) -> Decoder | None:
         meta = self._array.metadata
@@ -309,7 +311,7 @@ class ZarrSource(GridSource):
     @property
     def bulk_capable(self) -> bool:
         """Whether ``read_bulk`` can serve this array (a local folder, plain chunks)."""
-        return self._bulk_mode is not None and self._key_template() is not None
+        return self._bulk_mode is not None
 
     def bulk_ready(self) -> bool:
         """Whether ``read_bulk`` can run now; starts preparing it when it cannot yet."""
@@ -319,20 +321,18 @@ class ZarrSource(GridSource):
         """``(head, separator)`` when every chunk's key (mapped) is ``head`` and its
         indices in decimal joined by the separator (zarr's key encodings), found by
         asking our key function; ``None`` otherwise."""
-        if self._bulk_template is False:
-            self._bulk_template = None
-            nd = len(self.shape)
-            if nd and self._root is not None:
-                probe = tuple(10**a + 7 * a + 3 for a in range(nd))  # digits of all lengths
-                key = self._root.map_key(self.chunk_key(probe))
-                zero = self._root.map_key(self.chunk_key((0,) * nd))
-                for sep in "./":
-                    body = sep.join(map(str, probe))
-                    head = key[: -len(body)]
-                    if key.endswith(body) and zero == head + sep.join("0" * nd):
-                        self._bulk_template = (head, sep)
-                        break
-        return self._bulk_template  # type: ignore[return-value]
+        nd = len(self.shape)
+        if not nd or self._root is None:
+            return None
+        probe = tuple(10**a + 7 * a + 3 for a in range(nd))  # digits of all lengths
+        key = self._root.map_key(self.chunk_key(probe))
+        zero = self._root.map_key(self.chunk_key((0,) * nd))
+        for sep in "./":
+            body = sep.join(map(str, probe))
+            head = key[: -len(body)]
+            if key.endswith(body) and zero == head + sep.join("0" * nd):
+                return head, sep
+        return None
 
     def read_bulk(
         self,
@@ -346,7 +346,7 @@ class ZarrSource(GridSource):
         ``_bulk.read``: status per chunk, stored sizes, and the chunks when ``keep``);
         ``None`` when it cannot (not ready, or a chunk folder leads outside the dataset:
         the per-chunk path then says which)."""
-        root, template = self._root, self._key_template()
+        root, template = self._root, self._bulk_template
         if self._bulk_mode is None or root is None or template is None or not self.bulk_ready():
             return None
         head, sep = template
