@@ -296,6 +296,9 @@ class ThroughputBench(Bench):
                 bad = [e for e in engines
                        if any(r.get(f"{op}_correct") is False for r in self.v[(ds, e)].ok())]
                 ours_txt = f"array {fmt_mbs(ours)}; dask {fmt_mbs(od)}"
+                ahead = self.v[(ds, "ours")].med(f"{op}_ahead_s")
+                if ahead and ahead >= 1e-3:  # thin reads: whole chunks cached after the answer
+                    ours_txt += f" (then {fmt_s(ahead)} of read-ahead)"
                 if bad:
                     ours_txt += f" (WRONG DATA: {', '.join(bad)})"
                 if ds == "big" and op == "view":

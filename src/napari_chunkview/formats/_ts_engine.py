@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import mmap
 import os
 import struct
 import threading
@@ -299,26 +298,25 @@ class LocalFiles:
 
     def blosc_ok_at(self, key: str, offsets: np.ndarray, most: int) -> bool:
         """The blosc streams at ``offsets`` of file ``key`` (inner chunks of a shard)
-        each declare at most ``most`` bytes. The headers are gathered from a read-only
-        map of the file, so only their pages are read (a whole shard can be megabytes)."""
+        each declare at most ``most`` bytes. One ``pread`` of 16 bytes per header: 32
+        headers of a 9 MiB shard in 0.05 ms, against 0.2-2.5 ms through a read-only map
+        of the file (mapping and unmapping cost more than the reads)."""
         try:
             fd = os.open(os.path.join(self.root, key), _NOFOLLOW)
         except OSError:  # gone, a symlinked file (ELOOP), ...
             return False
         try:
-            if offsets.size == 0:
-                return True
-            if int(offsets.max()) > os.fstat(fd).st_size - 16:
+            if offsets.size and int(offsets.max()) > os.fstat(fd).st_size - 16:
                 return False  # a header past the end: the per-chunk path says which
-            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
-                data = np.frombuffer(mm, np.uint8)
-                heads = data[offsets.astype(np.int64)[:, None] + np.arange(4, 8)]
-                del data  # (releases the map for closing)
-        except (OSError, ValueError):
+            for offset in offsets.tolist():
+                head = os.pread(fd, 16, offset)
+                if len(head) < 16 or struct.unpack_from("<I", head, 4)[0] > most:
+                    return False
+        except OSError:
             return False
         finally:
             os.close(fd)
-        return int(heads.view("<u4").max()) <= most
+        return True
 
     def _blosc_ok(self, keys: Sequence[str], most: int) -> bool:
         for key in keys:

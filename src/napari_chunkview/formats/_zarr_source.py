@@ -286,19 +286,24 @@ class ZarrSource(GridSource):
         return reader
 
     def _inner_blosc_ok(self, indices: Sequence[tuple[int, ...]], most: int) -> bool:
-        """Every stored inner chunk of the shards holding ``indices`` has a blosc header
-        that declares at most ``most`` bytes, and a shard index we can read."""
+        """Every stored inner chunk in ``indices`` (the ones tensorstore decodes: it reads
+        inner chunks by their byte ranges) has a blosc header that declares at most
+        ``most`` bytes, and its shard an index we can read."""
         assert self._sharding is not None and self._root is not None
         per = self._sharding.per_shard
-        for shard in sorted({tuple(i // p for i, p in zip(idx, per, strict=True))
-                             for idx in indices}):
+        by_shard: dict[tuple[int, ...], list[int]] = {}
+        for idx in indices:
+            shard = tuple(i // p for i, p in zip(idx, per, strict=True))
+            local = tuple(i % p for i, p in zip(idx, per, strict=True))
+            by_shard.setdefault(shard, []).append(int(np.ravel_multi_index(local, per)))
+        for shard, inner in sorted(by_shard.items()):
             try:
                 index = self.shard_index(shard)
             except ValueError:
                 return False  # a broken index: the per-chunk path says what is wrong
             if index is None:
                 continue  # not stored: tensorstore reports it missing, as we do
-            entries = index.reshape(-1, 2)
+            entries = index.reshape(-1, 2)[inner]
             stored = entries[~((entries[:, 0] == _EMPTY) & (entries[:, 1] == _EMPTY))]
             if stored.size and int(stored[:, 1].min()) < 16:
                 return False

@@ -3,7 +3,7 @@
 from ._cache import CACHE, MISSING, ChunkCache
 from ._dask import as_dask, attach, dask_chunks
 from ._events import EVENTS, ChunkEvent, EventStream, LoadStats
-from ._level_array import LevelArray, LevelView, warm_up
+from ._level_array import LevelArray, LevelView, settle, warm_up
 from ._pool import shared_pool
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "as_dask",
     "attach",
     "dask_chunks",
+    "settle",
     "shared_pool",
     "warm_up",
 ]

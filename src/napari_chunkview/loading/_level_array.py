@@ -11,7 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -97,6 +99,33 @@ def _pool() -> ThreadPoolExecutor:
     return shared_pool("io")
 
 
+def _ahead_pool() -> ThreadPoolExecutor:
+    """Read-ahead (see ``LevelArray._read_thin``) has its own pool, one thread per core, so
+    that it never holds up the reads somebody waits for."""
+    return shared_pool("ahead", workers=os.cpu_count() or 2)
+
+
+#: Read-ahead batches not finished yet, in every level (for ``settle``).
+_PENDING: set[Future[Any]] = set()
+_PENDING_LOCK = threading.Lock()
+
+
+def settle(timeout: float | None = None) -> bool:
+    """Wait until no read-ahead is running or queued (at most ``timeout`` seconds); returns
+    whether none is left. Reads never need this: a read of chunks being read ahead waits
+    for them by itself. It is for measurements and tests that clear the cache."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with _PENDING_LOCK:
+            pending = list(_PENDING)
+        if not pending:
+            return True
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        wait_futures(pending, timeout=left)
+
+
 def _normalise(key: Any, shape: Sequence[int]) -> tuple[list[tuple[int, int]], list[Any]]:
     """Basic indexing → (box to read, post-selection on the read block)."""
     if not isinstance(key, tuple):
@@ -153,6 +182,8 @@ class LevelArray:
         # cache keys use a token, not id(): ids are reused once an object is collected
         self._token = next(_TOKENS)
         self._in_flight: set[Index] = set()
+        #: chunks being read ahead → the batch reading them (see ``_read_thin``)
+        self._ahead: dict[Index, Future[Any]] = {}
         self._lock = threading.Lock()
         self._fast = bool(getattr(source, "has_fast_path", False))
         root = getattr(source, "_root", None)
@@ -238,35 +269,26 @@ class LevelArray:
         # chunk regions tile the box: fill only those of missing or failed chunks
         # (touching the whole block first costs page faults on large reads)
         grid = self.source.grid
-        todo: list[Index] = []
         empty: list[Index] = []
         hits: list[tuple[Index, np.ndarray]] = []
-        indices = list(grid.chunks_in_box(box))
-        token = self._token
-        for idx, hit in zip(
-            indices, self.cache.get_many([(token, i) for i in indices]), strict=True
-        ):
-            if hit is None:
-                todo.append(idx)
-                continue
-            if self.events.active:
-                self.events.emit(ChunkEvent("cache_hit", self.name, idx))
-            if hit is MISSING:
-                empty.append(idx)
-            else:
-                hits.append((idx, hit))
+        todo = self._lookup(list(grid.chunks_in_box(box)), hits, empty)
+        taken: list[Index] = []
+        if self._ahead and todo:
+            todo, taken = self._join_ahead(todo, hits, empty)
         out: np.ndarray | None = None
         finish: Any = None
+        ahead: list[Index] = []  # chunks to read ahead once the answer is ready
         src: Any = self.source
         if self._bulk and len(todo) >= _MIN_BULK_CHUNKS and src.bulk_ready():
             out = np.empty(shape, dtype=self.dtype)
             todo = self._read_bulk(box, out, todo)
         elif len(todo) >= _MIN_BOX_CHUNKS and self._boxes and self._box_worth_it:
-            out, todo = self._load_box(box, shape, todo, whole=not hits and not empty)
+            out, todo = self._load_box(box, shape, todo, not hits and not empty, ahead)
         elif len(todo) >= _MIN_SPLIT_CHUNKS and self._boxes and self._fast:
             todo, finish = self._start_split(todo)
         if out is None:
             out = np.empty(shape, dtype=self.dtype)
+        todo += taken  # whole chunks, as the read-ahead would have
         paste = _Paster(grid, box, out).fn
         for idx, hit in hits:
             paste(idx, hit)
@@ -280,7 +302,53 @@ class LevelArray:
             fill = self._fill_block(())
             for idx in empty:
                 out[grid.overlap(box, idx)[0]] = fill
+        if ahead:
+            self._read_ahead(ahead)
         return out
+
+    def _lookup(
+        self, indices: list[Index], hits: list[tuple[Index, np.ndarray]], empty: list[Index]
+    ) -> list[Index]:
+        """Sort ``indices`` by the cache: cached chunks go to ``hits``, chunks cached as not
+        stored to ``empty``; returns the chunks to read."""
+        todo: list[Index] = []
+        token = self._token
+        for idx, hit in zip(
+            indices, self.cache.get_many([(token, i) for i in indices]), strict=True
+        ):
+            if hit is None:
+                todo.append(idx)
+                continue
+            if self.events.active:
+                self.events.emit(ChunkEvent("cache_hit", self.name, idx))
+            if hit is MISSING:
+                empty.append(idx)
+            else:
+                hits.append((idx, hit))
+        return todo
+
+    def _join_ahead(
+        self, todo: list[Index], hits: list[tuple[Index, np.ndarray]], empty: list[Index]
+    ) -> tuple[list[Index], list[Index]]:
+        """Chunks of ``todo`` that are being read ahead: waits for the batches that have
+        started and takes back those still queued (the read-ahead pool may hold batches
+        of planes the viewer has left). Returns the chunks to read as usual and those
+        taken back, which this read reads whole, chunk by chunk."""
+        batches: dict[Future[Any], list[Index]] = {}
+        with self._lock:
+            for i in todo:
+                f = self._ahead.get(i)
+                if f is not None:
+                    batches.setdefault(f, []).append(i)
+        if not batches:
+            return todo, []
+        # a cancelled batch's done-callback clears its marks
+        taken = {i for f, mine in batches.items() if f.cancel() for i in mine}
+        if len(taken) == sum(map(len, batches.values())):
+            return [i for i in todo if i not in taken], sorted(taken)
+        wait_futures([f for f in batches if not f.cancelled()])
+        todo = self._lookup(todo, hits, empty)
+        return [i for i in todo if i not in taken], [i for i in todo if i in taken]
 
     def _read_chunks(
         self, todo: list[Index], paste: Callable[[Index, np.ndarray], None]
@@ -438,14 +506,16 @@ class LevelArray:
         return near, finish
 
     def _load_box(
-        self, box: Box, shape: tuple[int, ...], todo: list[Index], whole: bool
+        self, box: Box, shape: tuple[int, ...], todo: list[Index], whole: bool,
+        ahead: list[Index],
     ) -> tuple[np.ndarray | None, list[Index]]:
         """Read the chunks ``todo``, when they fill a box of the chunk grid, in one call
         of the source's box reader (tensorstore: ``formats/_ts_engine``), and cache them.
         Returns the block for ``box`` (``None`` when nothing was read) and the chunks left
         for the per-chunk path: all of them when the box read is not possible or fails (a
         chunk in it is missing or broken, and the per-chunk path finds which). ``whole``:
-        ``todo`` is every chunk of ``box``, so the block read may be returned as it is."""
+        ``todo`` is every chunk of ``box``, so the block read may be returned as it is.
+        ``ahead`` gets the chunks to read ahead (``_read_thin``)."""
         grid = self.source.grid
         if self.events.active and grid.shard_shape is not None:
             return None, todo  # the per-chunk path knows each inner chunk's stored size
@@ -465,10 +535,8 @@ class LevelArray:
         if chunk_nbytes > _THIN_CHUNK_BYTES and 2 * math.prod(shape) < math.prod(
             b - a for a, b in rbox
         ):
-            # a thin box through big chunks (a z-plane of 64³ chunks): the block would be
-            # mostly chunk data we only cache; decoding chunk by chunk straight into the
-            # cache is faster (no block allocation and copy)
-            return None, todo
+            # a thin box through big chunks (a z-plane of 64³ chunks)
+            return self._read_thin(box, shape, todo, rbox, whole, ahead)
         inside = todo if len(todo) == int(np.prod(hi - lo)) else list(grid.chunks_in_box(rbox))
         t0 = time.perf_counter()
         # (read_stored checks every chunk it reads)
@@ -483,6 +551,88 @@ class LevelArray:
             _paste_block(out, box, block, rbox)
         self._adopt_block(block, rbox, todo, seconds)
         return out, []
+
+    def _read_thin(
+        self, box: Box, shape: tuple[int, ...], todo: list[Index], rbox: Box, whole: bool,
+        ahead: list[Index],
+    ) -> tuple[np.ndarray | None, list[Index]]:
+        """A thin box through big chunks (a z-plane of 64³ chunks uses 1/64 of each): read
+        just the box with the box reader, and then read the whole chunks into the cache in
+        the background (read-ahead), for the next planes. Reads of these chunks meanwhile
+        wait for them (``_join_ahead``); they stay in flight until they are cached, and
+        their events come from the read-ahead, one requested/done pair a chunk.
+
+        Why: keeping the whole chunks is what makes browsing cheap (the next 63 planes are
+        cache hits), but doing it before answering costs the first touch of all that memory
+        (a 1024² plane of 64³ uint16 chunks: 128 MiB of fresh pages, ~73 ms of CPU here,
+        more than decoding it), while the box reader decodes into buffers it reuses. A
+        read whose chunks are too big to cache (``_caches``) is only read thin.
+
+        Returns like ``_load_box``; ``(None, todo)`` sends the read chunk by chunk. The
+        chunks to read ahead go to ``ahead``: ``read_box`` starts the read-ahead when its
+        answer is ready (its threads would otherwise take the GIL from the answer's last
+        steps, for up to the 5 ms switch interval at a time)."""
+        if not self._fast:
+            return None, todo
+        src: Any = self.source
+        grid = src.grid
+        tbox = tuple((max(a, ra), min(b, rb)) for (a, b), (ra, rb) in zip(box, rbox, strict=True))
+        inside = list(grid.chunks_in_box(tbox))
+        t0 = time.perf_counter()
+        block = self._try_box(lambda: src.read_stored(tbox, inside), tbox, todo)
+        if block is None:
+            return None, todo
+        if whole and tbox == tuple(box):
+            out = block
+        else:
+            out = np.empty(shape, dtype=self.dtype)
+            _paste_block(out, box, block, tbox)
+        chunk_nbytes = math.prod(grid.chunk_shape) * self.dtype.itemsize
+        if len(todo) * chunk_nbytes <= self.cache.max_bytes // 8:
+            ahead += todo
+        else:  # read, not kept
+            self._report_done(todo, chunk_nbytes, time.perf_counter() - t0)
+            with self._lock:
+                self._in_flight.difference_update(todo)
+                for idx in todo:
+                    self.failures.pop(idx, None)
+        return out, []
+
+    def _read_ahead(self, todo: list[Index]) -> None:
+        """Read the chunks ``todo`` (marked in flight) into the cache on the read-ahead pool,
+        in batches that the next reads can wait for or take back."""
+        pool = _ahead_pool()
+        for i in range(0, len(todo), self._batch):
+            batch = todo[i : i + self._batch]
+            f = pool.submit(self._ahead_batch, batch)
+            with _PENDING_LOCK:
+                _PENDING.add(f)
+            with self._lock:
+                if not f.done():  # else its callback has run: nothing to mark
+                    for idx in batch:
+                        self._ahead[idx] = f
+            f.add_done_callback(partial(self._ahead_done, batch))
+
+    def _ahead_batch(self, batch: list[Index]) -> None:
+        """One read-ahead batch: the chunks not cached meanwhile, read whole and cached."""
+        token = self._token
+        need = [i for i in batch if self.cache.peek((token, i)) is None]
+        with self._lock:
+            self._in_flight.difference_update(set(batch).difference(need))
+        if need:
+            (self._load_fast if self._fast else self._load_slow)(need)
+
+    def _ahead_done(self, batch: list[Index], f: Future[Any]) -> None:
+        with _PENDING_LOCK:
+            _PENDING.discard(f)
+        with self._lock:
+            for idx in batch:
+                if self._ahead.get(idx) is f:
+                    del self._ahead[idx]
+            if f.cancelled() or f.exception() is not None:
+                self._in_flight.difference_update(batch)
+        if not f.cancelled() and f.exception() is not None:
+            log.warning("read-ahead in %s failed: %s", self.name, f.exception())
 
     def _try_box(self, read: Callable[[], Any], rbox: Box, chunks: list[Index]) -> Any:
         """``read()``, a box read (or its start) of ``chunks``, in flight meanwhile; ``None``
