@@ -20,7 +20,7 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from napari_chunkview import open_pyramid
-from napari_chunkview.loading import EVENTS, ChunkCache, LevelArray, settle
+from napari_chunkview.loading import EVENTS, ChunkCache, LevelArray, settle, warm_up
 from napari_chunkview.loading._level_array import _ahead_pool
 
 #: 40x64x64 uint16 chunks: 320 KiB, above the size where a thin box is read thin
@@ -39,19 +39,38 @@ def _write(path: Path, data: np.ndarray, **kw: object) -> Path:
     return path
 
 
-def _fresh(path: Path, cache_mb: int = 64) -> tuple[LevelArray, list[tuple[tuple[int, int], ...]]]:
-    """A LevelArray with its own cache, recording the boxes handed to tensorstore."""
+@pytest.fixture(params=["tensorstore", "compiled"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Which reader reads the thin box: tensorstore, or the compiled reader once built."""
+    if request.param == "compiled" and not warm_up(timeout=300):
+        pytest.fail("the compiled reader could not be built")
+    return str(request.param)
+
+
+def _fresh(
+    path: Path, engine: str, cache_mb: int = 64
+) -> tuple[LevelArray, list[tuple[tuple[int, int], ...]]]:
+    """A LevelArray with its own cache, recording the boxes read thin (by tensorstore or
+    by the compiled reader: the read-ahead uses neither)."""
     lv = open_pyramid(path).levels[0]
     arr = LevelArray(lv.source, name=f"ra{os.urandom(4).hex()}", cache=ChunkCache(cache_mb << 20))
+    if engine == "tensorstore":
+        arr._thin_compiled = False
     boxes: list[tuple[tuple[int, int], ...]] = []
     src = arr.source
-    orig = src.read_stored
+    stored, bulk = src.read_stored, src.read_bulk
 
-    def spy(box, indices, step=None):  # type: ignore[no-untyped-def]
+    def spy_stored(box, indices, step=None):  # type: ignore[no-untyped-def]
         boxes.append(tuple(box))
-        return orig(box, indices, step)
+        return stored(box, indices, step)
 
-    src.read_stored = spy  # type: ignore[method-assign]
+    def spy_bulk(indices, box, out, keep, run_parts):  # type: ignore[no-untyped-def]
+        assert not keep
+        boxes.append(tuple(box))
+        return bulk(indices, box, out, keep, run_parts)
+
+    src.read_stored = spy_stored  # type: ignore[method-assign]
+    src.read_bulk = spy_bulk  # type: ignore[method-assign]
     return arr, boxes
 
 
@@ -85,9 +104,9 @@ PLANE_CHUNKS = {(0, j, k) for j in range(3) for k in range(2)}
     ids=["v2-blosc", "v2-zstd-nested", "v3-sharded-blosc"],
 )
 def test_a_thin_read_answers_then_reads_whole_chunks_ahead(
-    tmp_path: Path, data: np.ndarray, kw: dict  # type: ignore[type-arg]
+    tmp_path: Path, data: np.ndarray, kw: dict, engine: str  # type: ignore[type-arg]
 ) -> None:
-    arr, boxes = _fresh(_write(tmp_path / "a.zarr", data, **kw))
+    arr, boxes = _fresh(_write(tmp_path / "a.zarr", data, **kw), engine)
     sharded = arr.source.grid.shard_shape is not None
     seen: list[tuple[str, str, tuple[int, ...]]] = []
     # (with a listener, shards go chunk by chunk: that path knows each inner chunk's
@@ -134,10 +153,10 @@ def _block_ahead_pool() -> threading.Event:
 
 
 def test_a_read_takes_back_read_ahead_that_has_not_started(
-    tmp_path: Path, data: np.ndarray, events: list  # type: ignore[type-arg]
+    tmp_path: Path, data: np.ndarray, events: list, engine: str  # type: ignore[type-arg]
 ) -> None:
     arr, boxes = _fresh(_write(tmp_path / "a.zarr", data, zarr_format=2,
-                               compressors=numcodecs.Blosc("zstd", 3, 2)))
+                               compressors=numcodecs.Blosc("zstd", 3, 2)), engine)
     release = _block_ahead_pool()
     try:
         np.testing.assert_array_equal(np.asarray(arr[5]), data[5])
@@ -160,10 +179,10 @@ def test_a_read_takes_back_read_ahead_that_has_not_started(
 
 
 def test_a_read_waits_for_read_ahead_under_way(
-    tmp_path: Path, data: np.ndarray, events: list  # type: ignore[type-arg]
+    tmp_path: Path, data: np.ndarray, events: list, engine: str  # type: ignore[type-arg]
 ) -> None:
     arr, boxes = _fresh(_write(tmp_path / "a.zarr", data, zarr_format=2,
-                               compressors=numcodecs.Blosc("lz4", 5, 1)))
+                               compressors=numcodecs.Blosc("lz4", 5, 1)), engine)
     src: Any = arr.source
     fetch = src.fetch
     fetching = threading.Event()
@@ -188,11 +207,11 @@ def test_a_read_waits_for_read_ahead_under_way(
 
 
 def test_a_thin_read_too_big_to_cache_is_only_read_thin(
-    tmp_path: Path, data: np.ndarray, events: list  # type: ignore[type-arg]
+    tmp_path: Path, data: np.ndarray, events: list, engine: str  # type: ignore[type-arg]
 ) -> None:
     # 6 chunks of 320 KiB against an eighth of a 8 MiB cache
     arr, boxes = _fresh(_write(tmp_path / "a.zarr", data, zarr_format=2,
-                               compressors=numcodecs.Blosc("lz4", 5, 1)), cache_mb=8)
+                               compressors=numcodecs.Blosc("lz4", 5, 1)), engine, cache_mb=8)
     np.testing.assert_array_equal(np.asarray(arr[50]), data[50])
     assert settle(timeout=30)
     plane = {(1, j, k) for j in range(3) for k in range(2)}
@@ -206,13 +225,13 @@ def test_a_thin_read_too_big_to_cache_is_only_read_thin(
 
 
 def test_broken_and_missing_chunks_in_a_thin_read_are_found_one_by_one(
-    tmp_path: Path, data: np.ndarray
+    tmp_path: Path, data: np.ndarray, engine: str
 ) -> None:
     path = _write(tmp_path / "a.zarr", data, zarr_format=2,
                   compressors=numcodecs.Blosc("lz4", 5, 1), fill_value=9)
     (path / "0.1.1").write_bytes(b"\x02\x01" + os.urandom(300))  # not blosc
     (path / "0.2.0").unlink()
-    arr, _ = _fresh(path)
+    arr, _ = _fresh(path, engine)
     got = np.asarray(arr[7])
     expect = data[7].copy()
     expect[64:128, 64:128] = 9

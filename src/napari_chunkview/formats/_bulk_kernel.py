@@ -10,17 +10,73 @@ from numba import njit, types  # type: ignore[import-untyped]
 
 from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW
 
-# the c-blosc that numcodecs bundles exports its C API; open/read/close come from libc
+# the c-blosc that numcodecs bundles exports its C API; open/pread/lseek/close come from libc
 llb.load_library_permanently(numcodecs.blosc.__file__)
 c_open = types.ExternalFunction("open", types.int32(types.voidptr, types.int32))
-c_read = types.ExternalFunction("read", types.int64(types.int32, types.voidptr, types.uint64))
 c_close = types.ExternalFunction("close", types.int32(types.int32))
+c_pread = types.ExternalFunction(
+    "pread", types.int64(types.int32, types.voidptr, types.uint64, types.int64)
+)
+c_lseek = types.ExternalFunction("lseek", types.int64(types.int32, types.int64, types.int32))
 c_validate = types.ExternalFunction(
     "blosc_cbuffer_validate", types.int32(types.voidptr, types.uint64, types.voidptr)
 )
 c_decompress = types.ExternalFunction(
     "blosc_decompress_ctx", types.int32(types.voidptr, types.voidptr, types.uint64, types.int32)
 )
+c_getitem = types.ExternalFunction(
+    "blosc_getitem", types.int32(types.voidptr, types.int32, types.int32, types.voidptr)
+)
+_SEEK_END = 2
+_MEMCPYED = 2  # blosc header flag: the data is stored as it is
+
+
+@njit(nogil=True, cache=True)  # type: ignore[misc]
+def _u32(buf, at):
+    return (np.int64(buf[at]) | (np.int64(buf[at + 1]) << 8) | (np.int64(buf[at + 2]) << 16)
+            | (np.int64(buf[at + 3]) << 24))
+
+
+@njit(nogil=True, cache=True)  # type: ignore[misc]
+def _read_span(fd, scratch, expected, lo, hi, declared, row):
+    """Decode only bytes ``lo:hi`` of the blosc chunk open as ``fd`` into ``row[:hi - lo]``,
+    reading just its header, block table and the blocks holding them (blosc decodes by
+    blocks, so a z-plane of a 64³ chunk costs one of its blocks). The same checks as a
+    whole read: the header declares ``expected`` bytes and the file's length. Returns the
+    file's length; -1 when the chunk is not right (for the per-chunk path); 0 when this
+    chunk is better read whole (stored as it is, or items that do not split at ``lo``)."""
+    if c_pread(fd, scratch.ctypes.data, 16, 0) != 16:
+        return -1
+    size = c_lseek(fd, 0, _SEEK_END)
+    if size < 16 or size >= scratch.shape[0] or _u32(scratch, 12) != size:
+        return -1
+    if c_validate(scratch.ctypes.data, size, declared.ctypes.data) < 0 or declared[0] != expected:
+        return -1
+    typesize = np.int64(scratch[3])
+    block = _u32(scratch, 8)
+    if scratch[2] & _MEMCPYED or typesize == 0 or lo % typesize or (hi - lo) % typesize:
+        return 0
+    if block <= 0 or block > expected:
+        return -1
+    nblocks = (expected + block - 1) // block
+    table = 16 + 4 * nblocks
+    if table > size or c_pread(fd, scratch[16:].ctypes.data, 4 * nblocks, 16) != 4 * nblocks:
+        return -1
+    for j in range(lo // block, (hi - 1) // block + 1):
+        start = _u32(scratch, 16 + 4 * j)
+        if start < table or start >= size:
+            return -1
+        end = size  # a block ends where the next one (in the file) starts
+        for k in range(nblocks):
+            b = _u32(scratch, 16 + 4 * k)
+            if start < b < end:
+                end = b
+        if c_pread(fd, scratch[start:].ctypes.data, end - start, start) != end - start:
+            return -1
+    n = (hi - lo) // typesize
+    if c_getitem(scratch.ctypes.data, lo // typesize, n, row.ctypes.data) != hi - lo:
+        return -1
+    return size
 
 
 @njit(nogil=True, cache=True)  # type: ignore[misc]
@@ -54,7 +110,8 @@ def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, 
     """Chunks ``lo:hi``: read the file ``head`` + the chunk's ``index`` joined by ``sep``
     (decimal), decode it into row ``i`` of ``stack`` (row 0 when not ``keep``), and copy
     the region ``src0[i] + extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of
-    ``out``."""
+    ``out``. Without ``keep``, a blosc chunk whose region spans at most half of it is
+    decoded only as far as needed (``_read_span``)."""
     nd = out_strides.shape[0]
     cap = scratch.shape[0]  # one byte more than any acceptable file
     declared = np.zeros(1, np.uint64)
@@ -65,13 +122,33 @@ def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, 
         fd = c_open(path.ctypes.data, flags)
         if fd < 0:
             continue
-        got = c_read(fd, scratch.ctypes.data, cap)
+        row = stack[i if keep else 0]
+        # the region's first and last byte in the chunk
+        first = src0[i, nd - 1]
+        last = src0[i, nd - 1] + extent[i, nd - 1]
+        for a in range(nd - 1):
+            first += src0[i, a] * chunk_strides[a]
+            last += (src0[i, a] + extent[i, a] - 1) * chunk_strides[a]
+        base = 0  # where row[0] is in the chunk
+        spanned = False
+        got = 0
+        if not keep and mode != RAW and 2 * (last - first) <= expected:
+            got = _read_span(fd, scratch, expected, first, last, declared, row)
+            if got < 0:
+                c_close(fd)
+                continue
+            if got > 0:
+                base = first
+                spanned = True
+        if got == 0:  # (at offset 0: _read_span moved the file's offset)
+            got = c_pread(fd, scratch.ctypes.data, cap, 0)
         c_close(fd)
         sizes[i] = got
         if got < 0 or got >= cap:
             continue
-        row = stack[i if keep else 0]
-        if mode == RAW:
+        if spanned:
+            pass  # decoded by _read_span
+        elif mode == RAW:
             if got != expected:
                 continue
             row[:] = scratch[:expected]
@@ -93,7 +170,7 @@ def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, 
             lines *= extent[i, a]
             pos[a] = 0
         for _ in range(lines):
-            s = src0[i, nd - 1]
+            s = src0[i, nd - 1] - base
             d = dst0[i, nd - 1]
             for a in range(nd - 1):
                 s += (src0[i, a] + pos[a]) * chunk_strides[a]

@@ -190,7 +190,10 @@ class LevelArray:
         self._batch = _REMOTE_BATCH if getattr(root, "is_remote", False) else _local_batch(source)
         self._boxes = callable(getattr(source, "read_stored", None))
         self._box_worth_it = _boxes_pay(source)
-        self._bulk = bool(getattr(source, "bulk_capable", False)) and not self._box_worth_it
+        compiled = bool(getattr(source, "bulk_capable", False))
+        self._bulk = compiled and not self._box_worth_it
+        #: thin reads through big chunks may use the compiled reader too (``_read_thin``)
+        self._thin_compiled = compiled and self._box_worth_it
         self._dask: Any = None
 
     def __len__(self) -> int:
@@ -282,7 +285,9 @@ class LevelArray:
         if self._bulk and len(todo) >= _MIN_BULK_CHUNKS and src.bulk_ready():
             out = np.empty(shape, dtype=self.dtype)
             todo = self._read_bulk(box, out, todo)
-        elif len(todo) >= _MIN_BOX_CHUNKS and self._boxes and self._box_worth_it:
+        elif len(todo) >= _MIN_BOX_CHUNKS and self._box_worth_it and (
+            self._boxes or self._thin_compiled
+        ):
             out, todo = self._load_box(box, shape, todo, not hits and not empty, ahead)
         elif len(todo) >= _MIN_SPLIT_CHUNKS and self._boxes and self._fast:
             todo, finish = self._start_split(todo)
@@ -537,6 +542,8 @@ class LevelArray:
         ):
             # a thin box through big chunks (a z-plane of 64³ chunks)
             return self._read_thin(box, shape, todo, rbox, whole, ahead)
+        if not self._boxes:
+            return None, todo
         inside = todo if len(todo) == int(np.prod(hi - lo)) else list(grid.chunks_in_box(rbox))
         t0 = time.perf_counter()
         # (read_stored checks every chunk it reads)
@@ -557,16 +564,21 @@ class LevelArray:
         ahead: list[Index],
     ) -> tuple[np.ndarray | None, list[Index]]:
         """A thin box through big chunks (a z-plane of 64³ chunks uses 1/64 of each): read
-        just the box with the box reader, and then read the whole chunks into the cache in
-        the background (read-ahead), for the next planes. Reads of these chunks meanwhile
-        wait for them (``_join_ahead``); they stay in flight until they are cached, and
-        their events come from the read-ahead, one requested/done pair a chunk.
+        just the box, and then read the whole chunks into the cache in the background
+        (read-ahead), for the next planes. Reads of these chunks meanwhile wait for them
+        (``_join_ahead``); they stay in flight until they are cached, and their events
+        come from the read-ahead, one requested/done pair a chunk.
+
+        The box is read by the compiled reader when it is ready (``formats/_bulk``: blosc
+        decodes by blocks, and it decodes only the blocks that hold the box: one of the two
+        256 KiB blocks of a 64³ uint16 chunk for a z-plane), else by the box reader
+        (tensorstore, which decodes whole chunks into buffers it reuses).
 
         Why: keeping the whole chunks is what makes browsing cheap (the next 63 planes are
         cache hits), but doing it before answering costs the first touch of all that memory
         (a 1024² plane of 64³ uint16 chunks: 128 MiB of fresh pages, ~73 ms of CPU here,
-        more than decoding it), while the box reader decodes into buffers it reuses. A
-        read whose chunks are too big to cache (``_caches``) is only read thin.
+        more than decoding it). A read whose chunks are too big to cache (``_caches``) is
+        only read thin.
 
         Returns like ``_load_box``; ``(None, todo)`` sends the read chunk by chunk. The
         chunks to read ahead go to ``ahead``: ``read_box`` starts the read-ahead when its
@@ -576,27 +588,62 @@ class LevelArray:
             return None, todo
         src: Any = self.source
         grid = src.grid
-        tbox = tuple((max(a, ra), min(b, rb)) for (a, b), (ra, rb) in zip(box, rbox, strict=True))
-        inside = list(grid.chunks_in_box(tbox))
         t0 = time.perf_counter()
-        block = self._try_box(lambda: src.read_stored(tbox, inside), tbox, todo)
-        if block is None:
-            return None, todo
-        if whole and tbox == tuple(box):
-            out = block
-        else:
+        out: np.ndarray | None = None
+        read: list[Index] = todo
+        rest: list[Index] = []
+        if self._thin_compiled and src.bulk_ready():
             out = np.empty(shape, dtype=self.dtype)
-            _paste_block(out, box, block, tbox)
+            read, rest = self._read_compiled_thin(box, out, todo)
+        if out is None:
+            if not self._boxes:
+                return None, todo
+            tbox = tuple(
+                (max(a, ra), min(b, rb)) for (a, b), (ra, rb) in zip(box, rbox, strict=True)
+            )
+            inside = list(grid.chunks_in_box(tbox))
+            block = self._try_box(lambda: src.read_stored(tbox, inside), tbox, todo)
+            if block is None:
+                return None, todo
+            if whole and tbox == tuple(box):
+                out = block
+            else:
+                out = np.empty(shape, dtype=self.dtype)
+                _paste_block(out, box, block, tbox)
         chunk_nbytes = math.prod(grid.chunk_shape) * self.dtype.itemsize
-        if len(todo) * chunk_nbytes <= self.cache.max_bytes // 8:
-            ahead += todo
+        if len(read) * chunk_nbytes <= self.cache.max_bytes // 8:
+            ahead += read
         else:  # read, not kept
-            self._report_done(todo, chunk_nbytes, time.perf_counter() - t0)
+            self._report_done(read, chunk_nbytes, time.perf_counter() - t0)
             with self._lock:
-                self._in_flight.difference_update(todo)
-                for idx in todo:
+                self._in_flight.difference_update(read)
+                for idx in read:
                     self.failures.pop(idx, None)
-        return out, []
+        return out, rest
+
+    def _read_compiled_thin(
+        self, box: Box, out: np.ndarray, todo: list[Index]
+    ) -> tuple[list[Index], list[Index]]:
+        """``_read_thin``'s read with the compiled reader, nothing kept: returns the chunks
+        it read (still in flight) and those left to the per-chunk path (all of them when
+        it could not run)."""
+        src: Any = self.source
+        with self._lock:
+            self._in_flight.update(todo)
+        try:
+            got = src.read_bulk(todo, box, out, False, _run_parts)
+        except Exception as e:  # a bug, not bad data: the per-chunk path still reads
+            log.warning("compiled read of %s failed (%s): chunk by chunk", self.name, e)
+            got = None
+        if got is None:
+            read, rest = [], todo
+        else:
+            status = got[0]
+            read = [todo[i] for i in np.flatnonzero(status == 0)]
+            rest = [todo[i] for i in np.flatnonzero(status != 0)]
+        with self._lock:
+            self._in_flight.difference_update(rest)
+        return read, rest
 
     def _read_ahead(self, todo: list[Index]) -> None:
         """Read the chunks ``todo`` (marked in flight) into the cache on the read-ahead pool,
