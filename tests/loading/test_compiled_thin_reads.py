@@ -179,3 +179,58 @@ def test_chunks_that_are_not_right_go_to_the_per_chunk_path(tmp_path: Path, dama
     assert spy.arr.state((0, 1, 0)) == "failed"
     settle()
     assert spy.arr.state((0, 0, 0)) == "loaded"
+
+
+SHARDED = {"zarr_format": 3, "shards": (40, 128, 128), "compressors": BloscCodec(cname="lz4")}
+
+
+def test_sharded_thin_reads_equal_the_data(tmp_path: Path) -> None:
+    """Inner chunks are read at the places their shard's index gives; inner chunks that
+    are not stored (all fill: zarr-python leaves them out) and a shard that is not
+    stored are left to the per-chunk path, which reads them as the fill value."""
+    data = _values((80, 256, 192), "uint16")
+    data[:40, 64:128, 64:128] = 0  # one inner chunk of fill, not stored
+    data[40:, 128:, :] = 0  # a whole shard row of fill
+    path = _write(tmp_path / "a.zarr", data, (40, 64, 64), **SHARDED)
+    assert not (path / "c" / "1" / "1" / "0").exists()
+    spy = _Spy(path)
+    for sel in [3, 39, 40, 41, 79, (17, slice(30, 200), slice(5, 150))]:
+        np.testing.assert_array_equal(spy.read(sel), data[sel], err_msg=str(sel))
+        assert spy.statuses[-1].tolist().count(_bulk.OK) >= 1
+    # plane 3: 4x3 inner chunks, the one of fill left to the per-chunk path
+    first = spy.statuses[0]
+    assert len(first) == 12 and first.tolist().count(_bulk.FALLBACK) == 1
+    assert spy.boxes == 0
+    settle()
+    assert spy.arr.state((0, 1, 1)) == "missing" and not spy.arr.failures
+
+
+@pytest.mark.parametrize("damage", ["bomb", "out-of-bounds", "index-crc"])
+def test_broken_shards_go_to_the_per_chunk_path(tmp_path: Path, damage: str) -> None:
+    from tests.loading.test_box_reads import _replace_inner_chunk
+
+    data = _values((40, 128, 256), "uint16")
+    path = _write(tmp_path / "a.zarr", data, (40, 64, 64), fill_value=3, **SHARDED)
+    shard = path / "c" / "0" / "0" / "1"  # inner chunks (0, 0..1, 2..3)
+    if damage == "bomb":  # inner chunk (0, 1, 3): a valid stream that declares 64 MiB
+        bomb = bytes(numcodecs.Blosc("zstd", 9).encode(np.zeros(64 << 20, np.uint8)))
+        _replace_inner_chunk(shard, 3, 4, bomb)
+    elif damage == "out-of-bounds":  # its entry points past the end of the shard
+        raw = bytearray(shard.read_bytes())
+        index = np.frombuffer(raw[-68:-4], "<u8").reshape(4, 2).copy()
+        index[3] = (len(raw) + 10, index[3, 1])
+        shard.write_bytes(bytes(raw[:-68]) + bytes(numcodecs.CRC32C().encode(index.tobytes())))
+    else:  # the index's checksum does not match: the whole shard is unreadable
+        raw = bytearray(shard.read_bytes())
+        raw[-1] ^= 0xFF
+        shard.write_bytes(bytes(raw))
+    spy = _Spy(path)
+    got = spy.read(9)
+    expect = data[9].copy()
+    bad = [(0, 0, 2), (0, 0, 3), (0, 1, 2), (0, 1, 3)] if damage == "index-crc" else [(0, 1, 3)]
+    for _, j, k in bad:
+        expect[j * 64:(j + 1) * 64, k * 64:(k + 1) * 64] = 3
+    np.testing.assert_array_equal(got, expect)
+    for idx in bad:
+        assert spy.arr.state(idx) == "failed", idx
+    assert spy.statuses[-1].tolist().count(_bulk.OK) == 8 - len(bad)

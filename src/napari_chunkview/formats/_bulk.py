@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 OK, FALLBACK = 0, 1
 #: Stored chunk layouts the loop decodes.
 BLOSC, RAW = 0, 1
+#: ``places`` lengths: the whole file / a chunk the loop leaves to the per-chunk path.
+WHOLE, SKIP = -1, -2
 #: A blosc stream is at most its data plus this header (c-blosc's BLOSC_MAX_OVERHEAD).
 _BLOSC_OVERHEAD = 16
 
@@ -114,9 +116,9 @@ def _smoke(fn: Any) -> None:
     """Compile (or load) ``fn`` for the argument types ``read`` uses, on no chunk."""
     i8, z = np.zeros(1, np.int64), np.zeros((1, 1), np.int64)
     u8 = np.zeros(1, np.uint8)
-    fn(u8, 47, z, 0, 0, BLOSC, 1, _NOFOLLOW, u8.copy(), u8.copy(), np.zeros((1, 1), np.uint8), True,
-       np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(), i8.copy(), z.copy(), z.copy(),
-       z.copy())
+    fn(u8, 47, z, i8.copy(), i8.copy(), 0, 0, BLOSC, 1, _NOFOLLOW, u8.copy(), u8.copy(),
+       np.zeros((1, 1), np.uint8), True, np.zeros(1, np.int8), i8.copy(), u8.copy(), i8.copy(),
+       i8.copy(), z.copy(), z.copy(), z.copy())
 
 
 def read(
@@ -130,17 +132,26 @@ def read(
     out: np.ndarray,
     keep: bool,
     run_parts: Any,
+    places: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Read the chunks at ``index`` (``(n, ndim)``; the file of a chunk is ``head`` and
     its indices joined by ``sep``) into ``out`` (the C-contiguous block for ``box``).
-    ``run_parts(fns)`` calls each function of a list, one of them on the calling thread
-    and the others in parallel, and returns when all are done. Returns ``(status, stored
-    sizes, chunks)``: ``chunks`` is ``(n, *chunk_shape)`` of ``out.dtype`` when ``keep``,
-    else ``None``."""
+    ``places``: for chunks that are part of a file (inner chunks of shards), the indices
+    that name each chunk's file, and the offset and length of the chunk in it (``SKIP``:
+    the loop leaves the chunk to the per-chunk path, e.g. when it is not stored). ``run_parts(fns)``
+    calls each function of a list, one of them on the calling thread and the others in
+    parallel, and returns when all are done. Returns ``(status, stored sizes, chunks)``:
+    ``chunks`` is ``(n, *chunk_shape)`` of ``out.dtype`` when ``keep``, else ``None``."""
     fn = _state["kernel"]
     assert fn is not None, "warm_up() first"
     n, nd = index.shape
     index = np.ascontiguousarray(index, np.int64)
+    if places is None:
+        names, at, length = index, np.zeros(n, np.int64), np.full(n, WHOLE, np.int64)
+    else:
+        names = np.ascontiguousarray(places[0], np.int64)
+        at = np.ascontiguousarray(places[1], np.int64)
+        length = np.ascontiguousarray(places[2], np.int64)
     head_arr = np.frombuffer(bytearray(head.encode("utf-8", "surrogateescape")), np.uint8)
     path_len = head_arr.size + nd * 21 + 1  # 20 digits at most, a separator, the NUL
     c = np.asarray(chunk_shape, np.int64)
@@ -169,10 +180,10 @@ def read(
 
     def part(p: int) -> Any:
         rows = stack if stack is not None else np.empty((1, expected), np.uint8)
-        return lambda: fn(head_arr, sep_byte, index, bounds[p], bounds[p + 1], mode, expected,
-                          _NOFOLLOW, np.empty(path_len, np.uint8), np.empty(cap, np.uint8), rows,
-                          keep, status, sizes, flat, out_strides, chunk_strides, src0, dst0,
-                          extent)
+        return lambda: fn(head_arr, sep_byte, names, at, length, bounds[p], bounds[p + 1], mode,
+                          expected, _NOFOLLOW, np.empty(path_len, np.uint8),
+                          np.empty(cap, np.uint8), rows, keep, status, sizes, flat, out_strides,
+                          chunk_strides, src0, dst0, extent)
 
     run_parts([part(p) for p in range(parts)])
     chunks = None
@@ -182,15 +193,15 @@ def read(
 
 
 def layout(metadata: Any, dtype: np.dtype[Any], sharded: bool) -> int | None:
-    """``BLOSC`` or ``RAW`` when every stored chunk of an array with this zarr metadata
-    is, in the plain case, a blosc stream of (or exactly) the chunk's bytes in C order
-    and native byte order; else ``None``."""
-    if sharded or dtype.kind not in "biuf" or dtype.fields is not None:
+    """``BLOSC`` or ``RAW`` when every stored chunk (inner chunk, for a sharded array) of
+    an array with this zarr metadata is, in the plain case, a blosc stream of (or
+    exactly) the chunk's bytes in C order and native byte order; else ``None``."""
+    if dtype.kind not in "biuf" or dtype.fields is not None:
         return None
     from zarr.core.metadata.v2 import ArrayV2Metadata
 
     if isinstance(metadata, ArrayV2Metadata):
-        if metadata.filters or metadata.order != "C":
+        if sharded or metadata.filters or metadata.order != "C":
             return None
         if not v2_wire_dtype(metadata, dtype).isnative:
             return None
@@ -198,7 +209,12 @@ def layout(metadata: Any, dtype: np.dtype[Any], sharded: bool) -> int | None:
         if compressor is None:
             return RAW
         return BLOSC if getattr(compressor, "codec_id", None) == "blosc" else None
-    parts = [v3_parts(codec) for codec in metadata.codecs]
+    codecs = metadata.codecs
+    if sharded:  # one sharding codec, over plain inner chunks
+        if len(codecs) != 1 or v3_parts(codecs[0])[0] != "sharding_indexed":
+            return None
+        codecs = getattr(codecs[0], "codecs", ())
+    parts = [v3_parts(codec) for codec in codecs]
     native = "little" if np.little_endian else "big"
     for name, conf in parts:
         if name == "bytes" and dtype.itemsize > 1 and (conf.get("endian") or "little") != native:

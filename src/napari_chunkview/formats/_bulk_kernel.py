@@ -8,7 +8,7 @@ import numcodecs.blosc  # type: ignore[import-untyped]
 import numpy as np
 from numba import njit, types  # type: ignore[import-untyped]
 
-from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW
+from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW, SKIP, WHOLE
 
 # the c-blosc that numcodecs bundles exports its C API; open/pread/lseek/close come from libc
 llb.load_library_permanently(numcodecs.blosc.__file__)
@@ -38,16 +38,17 @@ def _u32(buf, at):
 
 
 @njit(nogil=True, cache=True)  # type: ignore[misc]
-def _read_span(fd, scratch, expected, lo, hi, declared, row):
-    """Decode only bytes ``lo:hi`` of the blosc chunk open as ``fd`` into ``row[:hi - lo]``,
-    reading just its header, block table and the blocks holding them (blosc decodes by
-    blocks, so a z-plane of a 64³ chunk costs one of its blocks). The same checks as a
-    whole read: the header declares ``expected`` bytes and the file's length. Returns the
-    file's length; -1 when the chunk is not right (for the per-chunk path); 0 when this
-    chunk is better read whole (stored as it is, or items that do not split at ``lo``)."""
-    if c_pread(fd, scratch.ctypes.data, 16, 0) != 16:
+def _read_span(fd, at, length, scratch, expected, lo, hi, declared, row):
+    """Decode only bytes ``lo:hi`` of the blosc chunk open as ``fd`` (``length`` bytes at
+    ``at``; the whole file when ``WHOLE``) into ``row[:hi - lo]``, reading just its
+    header, block table and the blocks holding them (blosc decodes by blocks, so a
+    z-plane of a 64³ chunk costs one of its blocks). The same checks as a whole read: the
+    header declares ``expected`` bytes and the chunk's length. Returns the chunk's length;
+    -1 when the chunk is not right (for the per-chunk path); 0 when this chunk is better
+    read whole (stored as it is, or items that do not split at ``lo``)."""
+    if c_pread(fd, scratch.ctypes.data, 16, at) != 16:
         return -1
-    size = c_lseek(fd, 0, _SEEK_END)
+    size = c_lseek(fd, 0, _SEEK_END) if length == WHOLE else length
     if size < 16 or size >= scratch.shape[0] or _u32(scratch, 12) != size:
         return -1
     if c_validate(scratch.ctypes.data, size, declared.ctypes.data) < 0 or declared[0] != expected:
@@ -60,7 +61,7 @@ def _read_span(fd, scratch, expected, lo, hi, declared, row):
         return -1
     nblocks = (expected + block - 1) // block
     table = 16 + 4 * nblocks
-    if table > size or c_pread(fd, scratch[16:].ctypes.data, 4 * nblocks, 16) != 4 * nblocks:
+    if table > size or c_pread(fd, scratch[16:].ctypes.data, 4 * nblocks, at + 16) != 4 * nblocks:
         return -1
     for j in range(lo // block, (hi - 1) // block + 1):
         start = _u32(scratch, 16 + 4 * j)
@@ -71,7 +72,7 @@ def _read_span(fd, scratch, expected, lo, hi, declared, row):
             b = _u32(scratch, 16 + 4 * k)
             if start < b < end:
                 end = b
-        if c_pread(fd, scratch[start:].ctypes.data, end - start, start) != end - start:
+        if c_pread(fd, scratch[start:].ctypes.data, end - start, at + start) != end - start:
             return -1
     n = (hi - lo) // typesize
     if c_getitem(scratch.ctypes.data, lo // typesize, n, row.ctypes.data) != hi - lo:
@@ -105,19 +106,24 @@ def _path(head, sep, index, i, buf):
 
 
 @njit(nogil=True, cache=True)  # type: ignore[misc]
-def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, stack, keep,
-                status, sizes, out, out_strides, chunk_strides, src0, dst0, extent):
-    """Chunks ``lo:hi``: read the file ``head`` + the chunk's ``index`` joined by ``sep``
-    (decimal), decode it into row ``i`` of ``stack`` (row 0 when not ``keep``), and copy
-    the region ``src0[i] + extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of
-    ``out``. Without ``keep``, a blosc chunk whose region spans at most half of it is
-    decoded only as far as needed (``_read_span``)."""
+def read_chunks(head, sep, index, at, length, lo, hi, mode, expected, flags, path, scratch,
+                stack, keep, status, sizes, out, out_strides, chunk_strides, src0, dst0, extent):
+    """Chunks ``lo:hi``: read chunk ``i``, stored in the file ``head`` + ``index[i]``
+    joined by ``sep`` (decimal), ``length[i]`` bytes at ``at[i]`` (the whole file when
+    ``WHOLE``; inner chunks of shards have a place in theirs; ``SKIP``: left to the
+    per-chunk path), decode it into row
+    ``i`` of ``stack`` (row 0 when not ``keep``), and copy the region ``src0[i] +
+    extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of ``out``. Without ``keep``, a
+    blosc chunk whose region spans at most half of it is decoded only as far as needed
+    (``_read_span``)."""
     nd = out_strides.shape[0]
     cap = scratch.shape[0]  # one byte more than any acceptable file
     declared = np.zeros(1, np.uint64)
     pos = np.zeros(nd, np.int64)
     for i in range(lo, hi):
         status[i] = FALLBACK
+        if length[i] == SKIP:
+            continue
         _path(head, sep, index, i, path)
         fd = c_open(path.ctypes.data, flags)
         if fd < 0:
@@ -133,15 +139,19 @@ def read_chunks(head, sep, index, lo, hi, mode, expected, flags, path, scratch, 
         spanned = False
         got = 0
         if not keep and mode != RAW and 2 * (last - first) <= expected:
-            got = _read_span(fd, scratch, expected, first, last, declared, row)
+            got = _read_span(fd, at[i], length[i], scratch, expected, first, last, declared, row)
             if got < 0:
                 c_close(fd)
                 continue
             if got > 0:
                 base = first
                 spanned = True
-        if got == 0:  # (at offset 0: _read_span moved the file's offset)
+        if got == 0 and length[i] == WHOLE:
             got = c_pread(fd, scratch.ctypes.data, cap, 0)
+        elif got == 0:  # its place in the file
+            got = -1
+            if length[i] < cap and c_pread(fd, scratch.ctypes.data, length[i], at[i]) == length[i]:
+                got = length[i]
         c_close(fd)
         sizes[i] = got
         if got < 0 or got >= cap:

@@ -119,6 +119,8 @@ class ZarrSource(GridSource):
             if self._root is not None and self._root.local_dir is not None and check_raw is None
             else None
         )
+        if self._grid.shard_shape is not None and (self._sharding is None or not self._sharding.ok):
+            self._bulk_mode = None
         self._bulk_template = self._key_template() if self._bulk_mode is not None else None
         if self._bulk_template is None:
             self._bulk_mode = None
@@ -323,15 +325,15 @@ class ZarrSource(GridSource):
         return self._bulk_mode is not None and _bulk.warm_up(when_quiet=True)
 
     def _key_template(self) -> tuple[str, str] | None:
-        """``(head, separator)`` when every chunk's key (mapped) is ``head`` and its
-        indices in decimal joined by the separator (zarr's key encodings), found by
+        """``(head, separator)`` when every chunk's (shard's) key (mapped) is ``head`` and
+        its indices in decimal joined by the separator (zarr's key encodings), found by
         asking our key function; ``None`` otherwise."""
         nd = len(self.shape)
         if not nd or self._root is None:
             return None
         probe = tuple(10**a + 7 * a + 3 for a in range(nd))  # digits of all lengths
-        key = self._root.map_key(self.chunk_key(probe))
-        zero = self._root.map_key(self.chunk_key((0,) * nd))
+        key = self._root.map_key(self._key_fn(probe))
+        zero = self._root.map_key(self._key_fn((0,) * nd))
         for sep in "./":
             body = sep.join(map(str, probe))
             head = key[: -len(body)]
@@ -350,16 +352,20 @@ class ZarrSource(GridSource):
         """Read the chunks ``indices`` of ``box`` into ``out`` in compiled code (see
         ``_bulk.read``: status per chunk, stored sizes, and the chunks when ``keep``);
         ``None`` when it cannot (not ready, or a chunk folder leads outside the dataset:
-        the per-chunk path then says which)."""
+        the per-chunk path then says which). Inner chunks of shards are read at the
+        places their shard's index gives; those it does not give (not stored, an index
+        that cannot be read, an entry out of bounds) are left to the per-chunk path."""
         root, template = self._root, self._bulk_template
         if self._bulk_mode is None or root is None or template is None or not self.bulk_ready():
             return None
         head, sep = template
         index = np.asarray(indices, np.int64)
+        places = None if self._sharding is None else self._inner_places(index)
+        names = index if places is None else places[0]
         # the folders holding the chunk files must resolve inside the dataset (the files
         # themselves are opened without following a symlink)
-        nested = sep == "/" and index.shape[1] > 1
-        rows = np.unique(index[:, :-1], axis=0).tolist() if nested else [index[0, :-1].tolist()]
+        nested = sep == "/" and names.shape[1] > 1
+        rows = np.unique(names[:, :-1], axis=0).tolist() if nested else [names[0, :-1].tolist()]
         folders = {(head + sep.join(map(str, [*r, 0]))).rpartition("/")[0] for r in rows}
         if not all(root.local_dir_inside(d) for d in folders):
             return None
@@ -367,8 +373,35 @@ class ZarrSource(GridSource):
         prefix = prefix if prefix.endswith("/") else prefix + "/"
         return _bulk.read(
             prefix + head, sep, index, self._grid.chunk_shape, self._dtype.itemsize,
-            self._bulk_mode, box, out, keep, run_parts,
+            self._bulk_mode, box, out, keep, run_parts, places,
         )
+
+    def _inner_places(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For inner chunks ``index`` (``(n, ndim)``): their shards' indices, and each
+        chunk's offset and length in its shard (``_bulk.SKIP`` where the index gives none
+        that can be read)."""
+        sh = self._sharding
+        assert sh is not None
+        per = np.asarray(sh.per_shard, np.int64)
+        shards, which = np.unique(index // per, axis=0, return_inverse=True)
+        local = index % per
+        at = np.zeros(len(index), np.int64)
+        length = np.full(len(index), _bulk.SKIP, np.int64)
+        for s, shard in enumerate(shards.tolist()):
+            try:
+                entries = self.shard_index(tuple(shard))
+            except ValueError:
+                continue  # a broken index: the per-chunk path says what is wrong
+            if entries is None:
+                continue  # not stored
+            mine = np.flatnonzero(which.reshape(-1) == s)
+            got = entries[tuple(local[mine].T)]  # (m, 2) offsets and lengths
+            off, nb = got[:, 0], got[:, 1]
+            usable = ~((off == _EMPTY) & (nb == _EMPTY)) & (nb <= sh.max_chunk_nbytes)
+            usable &= off < np.uint64(2**62)
+            at[mine[usable]] = off[usable].astype(np.int64)
+            length[mine[usable]] = nb[usable].astype(np.int64)
+        return index // per, at, length
 
     def decode(self, index: tuple[int, ...], raw: bytes) -> np.ndarray:
         """The full chunk (``grid.chunk_shape``) from its stored bytes."""
