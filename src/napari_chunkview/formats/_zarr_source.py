@@ -365,7 +365,8 @@ class ZarrSource(GridSource):
         # the folders holding the chunk files must resolve inside the dataset (the files
         # themselves are opened without following a symlink)
         nested = sep == "/" and names.shape[1] > 1
-        rows = np.unique(names[:, :-1], axis=0).tolist() if nested else [names[0, :-1].tolist()]
+        # (a set of tuples: np.unique sorts, 0.4 ms for the 1024 chunks of a plane)
+        rows = set(map(tuple, (names if nested else names[:1])[:, :-1].tolist()))
         folders = {(head + sep.join(map(str, [*r, 0]))).rpartition("/")[0] for r in rows}
         if not all(root.local_dir_inside(d) for d in folders):
             return None

@@ -423,8 +423,9 @@ class LevelArray:
             self._report_done(done, chunk_nbytes, time.perf_counter() - t0, sizes[ok])
             with self._lock:
                 self._in_flight.difference_update(group)
-                for idx in done:
-                    self.failures.pop(idx, None)
+                if self.failures:
+                    for idx in done:
+                        self.failures.pop(idx, None)
         return rest
 
     def _report_done(
