@@ -76,3 +76,13 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto S3 server on a free loopback port, with throw-away credentials."""
     with moto_s3(monkeypatch) as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="module")
+def compiled_reader() -> None:
+    """The compiled reader of ``formats/_bulk``, built (fails the test when it cannot be)."""
+    from napari_chunkview.formats import _bulk
+    from napari_chunkview.loading import warm_up
+
+    if not warm_up(timeout=300):
+        pytest.fail(f"the compiled reader could not be built: {_bulk._state['error']!r}")

@@ -17,13 +17,9 @@ import zarr
 
 from napari_chunkview import open_pyramid
 from napari_chunkview.formats import _bulk
-from napari_chunkview.loading import EVENTS, ChunkCache, LevelArray, warm_up
+from napari_chunkview.loading import EVENTS, ChunkCache, LevelArray
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> None:
-    if not warm_up(timeout=300):
-        pytest.fail(f"the compiled reader could not be built: {_bulk._state['error']!r}")
+pytestmark = pytest.mark.usefixtures("compiled_reader")
 
 
 def _write(path: Path, data: np.ndarray, chunks: tuple[int, ...], **kw: Any) -> Path:

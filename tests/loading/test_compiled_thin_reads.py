@@ -14,24 +14,14 @@ from typing import Any
 import numcodecs
 import numpy as np
 import pytest
-import zarr
 from zarr.codecs import BloscCodec
 
 from napari_chunkview import open_pyramid
 from napari_chunkview.formats import _bulk
-from napari_chunkview.loading import ChunkCache, LevelArray, settle, warm_up
+from napari_chunkview.loading import ChunkCache, LevelArray, settle
+from tests.loading.test_compiled_reads import _write
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _compiled() -> None:
-    if not warm_up(timeout=300):
-        pytest.fail(f"the compiled reader could not be built: {_bulk._state['error']!r}")
-
-
-def _write(path: Path, data: np.ndarray, chunks: tuple[int, ...], **kw: Any) -> Path:
-    z = zarr.create_array(path, shape=data.shape, chunks=chunks, dtype=data.dtype, **kw)
-    z[...] = data
-    return path
+pytestmark = pytest.mark.usefixtures("compiled_reader")
 
 
 class _Spy:

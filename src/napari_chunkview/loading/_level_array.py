@@ -387,24 +387,15 @@ class LevelArray:
         cached as views of their group's buffer. Returns the chunks it left to the
         per-chunk path (missing, unusual or broken ones, or all when it could not run)."""
         grid = self.source.grid
-        src: Any = self.source
         chunk_nbytes = math.prod(grid.chunk_shape) * self.dtype.itemsize
         keep = len(todo) * chunk_nbytes <= self.cache.max_bytes // 8
         per_group = max(1, _VIEW_BLOCK_BYTES // max(1, chunk_nbytes))
         rest: list[Index] = []
         for g in range(0, len(todo), per_group):
             group = todo[g : g + per_group]
-            with self._lock:
-                self._in_flight.update(group)
             t0 = time.perf_counter()
-            try:
-                got = src.read_bulk(group, box, out, keep, _run_parts)
-            except Exception as e:  # a bug, not bad data: the per-chunk path still reads
-                log.warning("compiled read of %s failed (%s): chunk by chunk", self.name, e)
-                got = None
+            got = self._try_bulk(group, box, out, keep)
             if got is None:
-                with self._lock:
-                    self._in_flight.difference_update(group)
                 rest += group
                 continue
             status, sizes, chunks = got
@@ -427,6 +418,21 @@ class LevelArray:
                     for idx in done:
                         self.failures.pop(idx, None)
         return rest
+
+    def _try_bulk(self, chunks: list[Index], box: Box, out: np.ndarray, keep: bool) -> Any:
+        """The source's compiled read of ``chunks`` (in flight meanwhile; see
+        ``_read_bulk``), or ``None`` when it could not run (their marks cleared)."""
+        with self._lock:
+            self._in_flight.update(chunks)
+        try:
+            got = self.source.read_bulk(chunks, box, out, keep, _run_parts)  # type: ignore[attr-defined]
+        except Exception as e:  # a bug, not bad data: the per-chunk path still reads
+            log.warning("compiled read of %s failed (%s): chunk by chunk", self.name, e)
+            got = None
+        if got is None:
+            with self._lock:
+                self._in_flight.difference_update(chunks)
+        return got
 
     def _report_done(
         self, done: list[Index], decoded: int, seconds: float, stored: Any = None
@@ -628,14 +634,7 @@ class LevelArray:
         """``_read_thin``'s read with the compiled reader, nothing kept: returns the chunks
         it read (still in flight) and those left to the per-chunk path (all of them when
         it could not run)."""
-        src: Any = self.source
-        with self._lock:
-            self._in_flight.update(todo)
-        try:
-            got = src.read_bulk(todo, box, out, False, _run_parts)
-        except Exception as e:  # a bug, not bad data: the per-chunk path still reads
-            log.warning("compiled read of %s failed (%s): chunk by chunk", self.name, e)
-            got = None
+        got = self._try_bulk(todo, box, out, False)
         if got is None:
             read, rest = [], todo
         else:
