@@ -249,7 +249,8 @@ def test_one_and_two_dimensional_arrays(tmp_path: Path, separator: str) -> None:
 
 
 def test_the_background_build_waits_for_reads_to_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Asked by reads (``when_quiet``), the build starts only once they have paused."""
+    """Asked by reads (``when_quiet``), the build starts only once reads (cache hits too)
+    have paused."""
     import threading
     import time
 
@@ -264,8 +265,11 @@ def test_the_background_build_waits_for_reads_to_pause(monkeypatch: pytest.Monke
         _bulk, "_compile", lambda: built.append(time.monotonic()) or (lambda *a: None)
     )
     monkeypatch.setattr(_bulk, "_smoke", lambda fn: None)
-    for _ in range(8):  # reads keep asking for 0.8 s
+    for _ in range(4):  # reads keep asking for 0.4 s
         assert not _bulk.warm_up(when_quiet=True)
+        time.sleep(0.1)
+    for _ in range(6):  # then only find their chunks cached, for 0.6 s (z-steps in a chunk row)
+        _bulk.busy()
         time.sleep(0.1)
     last = time.monotonic()
     assert _bulk._done.wait(30) and len(built) == 1

@@ -87,6 +87,14 @@ def warm_up(wait: bool = False, timeout: float | None = None, when_quiet: bool =
     return _state["kernel"] is not None
 
 
+def busy() -> None:
+    """Note that reads go on (cache hits too), which delays a build waiting for quiet:
+    stepping through planes already cached asks nothing, and a build then froze napari's
+    z-steps for 150-180 ms (``benchmarks/responsiveness.py --datasets small``)."""
+    if _state["kernel"] is None:
+        _last_ask[0] = time.monotonic()
+
+
 def _build() -> None:
     give_up = time.monotonic() + MAX_WAIT
     while not _now.is_set():

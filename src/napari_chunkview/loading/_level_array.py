@@ -272,6 +272,8 @@ class LevelArray:
         # chunk regions tile the box: fill only those of missing or failed chunks
         # (touching the whole block first costs page faults on large reads)
         grid = self.source.grid
+        if self._bulk or self._thin_compiled:
+            _bulk.busy()
         empty: list[Index] = []
         hits: list[tuple[Index, np.ndarray]] = []
         todo = self._lookup(list(grid.chunks_in_box(box)), hits, empty)
