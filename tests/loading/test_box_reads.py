@@ -134,6 +134,27 @@ def test_sharded_blosc_box_reads_check_every_inner_header(tmp_path: Path, data: 
     assert arr.state((1, 1, 1)) == "loaded" and arr.state((0, 0, 0)) == "loaded"
 
 
+def test_an_inner_chunk_out_of_bounds_is_refused_by_both_paths(
+    tmp_path: Path, data: np.ndarray
+) -> None:
+    """An index entry longer than any stored form of the chunk (a valid stream followed by
+    100 KiB of padding) is refused by the per-chunk path; the box path declines its shard
+    instead of handing it to tensorstore, so both say the same."""
+    blosc = zarr.codecs.BloscCodec(cname="zstd", clevel=1)
+    path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=3, shards=(2, 64, 60),
+                  compressors=blosc, fill_value=5)
+    chunk = bytes(numcodecs.Blosc("zstd", 1).encode(data[2:4, 32:64, 60:90].copy()))
+    _replace_inner_chunk(path / "c" / "1" / "0" / "1", 2, 4, chunk + bytes(100 << 10))
+    arr, calls = _fresh(path)
+    got = np.asarray(arr[:, :, :])
+    assert "read" not in calls and "none" in calls
+    expect = data.copy()
+    expect[2:4, 32:64, 60:90] = 5
+    np.testing.assert_array_equal(got, expect)
+    assert arr.state((1, 1, 2)) == "failed" and "out of bounds" in arr.failures[(1, 1, 2)]
+    assert arr.state((1, 0, 2)) == "loaded"
+
+
 def test_box_reads_emit_every_chunk(tmp_path: Path, data: np.ndarray) -> None:
     path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,
                   compressors=numcodecs.Zlib(1))

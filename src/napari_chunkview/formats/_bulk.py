@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 OK, FALLBACK = 0, 1
 #: Stored chunk layouts the loop decodes.
 BLOSC, RAW = 0, 1
-#: ``places`` lengths: the whole file / a chunk the loop leaves to the per-chunk path.
-WHOLE, SKIP = -1, -2
+#: ``places`` lengths: the whole file / not stored / a place that cannot be used (a shard
+#: index that cannot be read, an entry out of bounds); the loop leaves the last two to the
+#: per-chunk path, which reads them as the fill value or says what is wrong.
+WHOLE, SKIP, BAD = -1, -2, -3
 #: A blosc stream is at most its data plus this header (c-blosc's BLOSC_MAX_OVERHEAD).
 _BLOSC_OVERHEAD = 16
 
@@ -145,11 +147,11 @@ def read(
     """Read the chunks at ``index`` (``(n, ndim)``; the file of a chunk is ``head`` and
     its indices joined by ``sep``) into ``out`` (the C-contiguous block for ``box``).
     ``places``: for chunks that are part of a file (inner chunks of shards), the indices
-    that name each chunk's file, and the offset and length of the chunk in it (``SKIP``:
-    the loop leaves the chunk to the per-chunk path, e.g. when it is not stored). ``run_parts(fns)``
-    calls each function of a list, one of them on the calling thread and the others in
-    parallel, and returns when all are done. Returns ``(status, stored sizes, chunks)``:
-    ``chunks`` is ``(n, *chunk_shape)`` of ``out.dtype`` when ``keep``, else ``None``."""
+    that name each chunk's file, and the offset and length of the chunk in it (or
+    ``SKIP``, ``BAD``). ``run_parts(fns)`` calls each function of a list, one of them on
+    the calling thread and the others in parallel, and returns when all are done.
+    Returns ``(status, stored sizes, chunks)``: ``chunks`` is ``(n, *chunk_shape)`` of
+    ``out.dtype`` when ``keep``, else ``None``."""
     fn = _state["kernel"]
     assert fn is not None, "warm_up() first"
     n, nd = index.shape

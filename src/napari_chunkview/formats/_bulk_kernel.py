@@ -8,7 +8,7 @@ import numcodecs.blosc  # type: ignore[import-untyped]
 import numpy as np
 from numba import njit, types  # type: ignore[import-untyped]
 
-from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW, SKIP, WHOLE
+from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW, WHOLE
 
 # the c-blosc that numcodecs bundles exports its C API; open/pread/lseek/close come from libc
 llb.load_library_permanently(numcodecs.blosc.__file__)
@@ -38,6 +38,15 @@ def _u32(buf, at):
 
 
 @njit(nogil=True, cache=True)  # type: ignore[misc]
+def _header_ok(scratch, size, expected, declared):
+    """The blosc header at ``scratch[:16]`` is valid for a stream of ``size`` bytes (its
+    compressed size) that declares exactly ``expected`` decoded bytes."""
+    return (size >= _BLOSC_OVERHEAD and _u32(scratch, 12) == size
+            and c_validate(scratch.ctypes.data, size, declared.ctypes.data) >= 0
+            and declared[0] == expected)
+
+
+@njit(nogil=True, cache=True)  # type: ignore[misc]
 def _read_span(fd, at, length, scratch, expected, lo, hi, declared, row):
     """Decode only bytes ``lo:hi`` of the blosc chunk open as ``fd`` (``length`` bytes at
     ``at``; the whole file when ``WHOLE``) into ``row[:hi - lo]``, reading just its
@@ -49,9 +58,7 @@ def _read_span(fd, at, length, scratch, expected, lo, hi, declared, row):
     if c_pread(fd, scratch.ctypes.data, 16, at) != 16:
         return -1
     size = c_lseek(fd, 0, _SEEK_END) if length == WHOLE else length
-    if size < 16 or size >= scratch.shape[0] or _u32(scratch, 12) != size:
-        return -1
-    if c_validate(scratch.ctypes.data, size, declared.ctypes.data) < 0 or declared[0] != expected:
+    if size >= scratch.shape[0] or not _header_ok(scratch, size, expected, declared):
         return -1
     typesize = np.int64(scratch[3])
     block = _u32(scratch, 8)
@@ -110,19 +117,18 @@ def read_chunks(head, sep, index, at, length, lo, hi, mode, expected, flags, pat
                 stack, keep, status, sizes, out, out_strides, chunk_strides, src0, dst0, extent):
     """Chunks ``lo:hi``: read chunk ``i``, stored in the file ``head`` + ``index[i]``
     joined by ``sep`` (decimal), ``length[i]`` bytes at ``at[i]`` (the whole file when
-    ``WHOLE``; inner chunks of shards have a place in theirs; ``SKIP``: left to the
-    per-chunk path), decode it into row
-    ``i`` of ``stack`` (row 0 when not ``keep``), and copy the region ``src0[i] +
-    extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of ``out``. Without ``keep``, a
-    blosc chunk whose region spans at most half of it is decoded only as far as needed
-    (``_read_span``)."""
+    ``WHOLE``; inner chunks of shards have a place in theirs; below ``WHOLE``: left to the
+    per-chunk path), decode it into row ``i`` of ``stack`` (row 0 when not ``keep``), and
+    copy the region ``src0[i] + extent[i]`` of it (last axis in bytes) to ``dst0[i]`` of
+    ``out``. Without ``keep``, a blosc chunk whose region spans at most half of it is
+    decoded only as far as needed (``_read_span``)."""
     nd = out_strides.shape[0]
     cap = scratch.shape[0]  # one byte more than any acceptable file
     declared = np.zeros(1, np.uint64)
     pos = np.zeros(nd, np.int64)
     for i in range(lo, hi):
         status[i] = FALLBACK
-        if length[i] == SKIP:
+        if length[i] < WHOLE:
             continue
         _path(head, sep, index, i, path)
         fd = c_open(path.ctypes.data, flags)
@@ -162,17 +168,10 @@ def read_chunks(head, sep, index, at, length, lo, hi, mode, expected, flags, pat
             if got != expected:
                 continue
             row[:] = scratch[:expected]
-        else:
-            if got < _BLOSC_OVERHEAD:
-                continue
-            cbytes = (np.int64(scratch[12]) | (np.int64(scratch[13]) << 8)
-                      | (np.int64(scratch[14]) << 16) | (np.int64(scratch[15]) << 24))
-            if cbytes != got or c_validate(scratch.ctypes.data, got, declared.ctypes.data) < 0:
-                continue
-            if declared[0] != expected:
-                continue
-            if c_decompress(scratch.ctypes.data, row.ctypes.data, expected, 1) != expected:
-                continue
+        elif not _header_ok(scratch, got, expected, declared) or c_decompress(
+            scratch.ctypes.data, row.ctypes.data, expected, 1
+        ) != expected:
+            continue
         # paste: every line of the region along the last axis is one contiguous run
         run = extent[i, nd - 1]
         lines = 1

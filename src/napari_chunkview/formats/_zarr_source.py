@@ -289,28 +289,19 @@ class ZarrSource(GridSource):
 
     def _inner_blosc_ok(self, indices: Sequence[tuple[int, ...]], most: int) -> bool:
         """Every stored inner chunk in ``indices`` (the ones tensorstore decodes: it reads
-        inner chunks by their byte ranges) has a blosc header that declares at most
-        ``most`` bytes, and its shard an index we can read."""
-        assert self._sharding is not None and self._root is not None
-        per = self._sharding.per_shard
-        by_shard: dict[tuple[int, ...], list[int]] = {}
-        for idx in indices:
-            shard = tuple(i // p for i, p in zip(idx, per, strict=True))
-            local = tuple(i % p for i, p in zip(idx, per, strict=True))
-            by_shard.setdefault(shard, []).append(int(np.ravel_multi_index(local, per)))
-        for shard, inner in sorted(by_shard.items()):
-            try:
-                index = self.shard_index(shard)
-            except ValueError:
-                return False  # a broken index: the per-chunk path says what is wrong
-            if index is None:
-                continue  # not stored: tensorstore reports it missing, as we do
-            entries = index.reshape(-1, 2)[inner]
-            stored = entries[~((entries[:, 0] == _EMPTY) & (entries[:, 1] == _EMPTY))]
-            if stored.size and int(stored[:, 1].min()) < 16:
-                return False
+        inner chunks by their byte ranges) has a usable place in its shard's index (as the
+        per-chunk path requires) and a blosc header that declares at most ``most`` bytes."""
+        shards, at, length = self._inner_places(np.asarray(indices, np.int64))
+        if (length == _bulk.BAD).any():
+            return False  # the per-chunk path says what is wrong
+        stored = np.flatnonzero(length >= 0)
+        if (length[stored] < 16).any():
+            return False
+        assert self._root is not None
+        for shard in set(map(tuple, shards[stored].tolist())):
+            mine = stored[(shards[stored] == shard).all(axis=1)]
             key = self._root.map_key(self._key_fn(shard))
-            if not self._files.blosc_ok_at(key, stored[:, 0], most):
+            if not self._files.blosc_ok_at(key, at[mine], most):
                 return False
         return True
 
@@ -379,8 +370,9 @@ class ZarrSource(GridSource):
 
     def _inner_places(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For inner chunks ``index`` (``(n, ndim)``): their shards' indices, and each
-        chunk's offset and length in its shard (``_bulk.SKIP`` where the index gives none
-        that can be read)."""
+        chunk's offset and length in its shard; ``_bulk.SKIP`` for a chunk not stored,
+        ``_bulk.BAD`` where the shard's index cannot be read or gives a place that ``fetch``
+        refuses."""
         sh = self._sharding
         assert sh is not None
         per = np.asarray(sh.per_shard, np.int64)
@@ -389,17 +381,21 @@ class ZarrSource(GridSource):
         at = np.zeros(len(index), np.int64)
         length = np.full(len(index), _bulk.SKIP, np.int64)
         for s, shard in enumerate(shards.tolist()):
+            mine = np.flatnonzero(which.reshape(-1) == s)
             try:
                 entries = self.shard_index(tuple(shard))
             except ValueError:
-                continue  # a broken index: the per-chunk path says what is wrong
+                length[mine] = _bulk.BAD
+                continue
             if entries is None:
                 continue  # not stored
-            mine = np.flatnonzero(which.reshape(-1) == s)
             got = entries[tuple(local[mine].T)]  # (m, 2) offsets and lengths
             off, nb = got[:, 0], got[:, 1]
-            usable = ~((off == _EMPTY) & (nb == _EMPTY)) & (nb <= sh.max_chunk_nbytes)
-            usable &= off < np.uint64(2**62)
+            stored = ~((off == _EMPTY) & (nb == _EMPTY))
+            # the bounds ``fetch`` checks (there, offset >= 2**63 - nbytes is refused)
+            usable = stored & (nb <= sh.max_chunk_nbytes)
+            usable &= off < np.uint64(2**63) - np.minimum(nb, np.uint64(2**62))
+            length[mine[stored & ~usable]] = _bulk.BAD
             at[mine[usable]] = off[usable].astype(np.int64)
             length[mine[usable]] = nb[usable].astype(np.int64)
         return index // per, at, length
