@@ -624,10 +624,7 @@ class LevelArray:
             ahead += read
         else:  # read, not kept
             self._report_done(read, chunk_nbytes, time.perf_counter() - t0)
-            with self._lock:
-                self._in_flight.difference_update(read)
-                for idx in read:
-                    self.failures.pop(idx, None)
+            self._mark_read(read)
         return out, rest
 
     def _read_compiled_thin(
@@ -637,12 +634,11 @@ class LevelArray:
         it read (still in flight) and those left to the per-chunk path (all of them when
         it could not run)."""
         got = self._try_bulk(todo, box, out, False)
-        if got is None:
-            read, rest = [], todo
-        else:
-            status = got[0]
-            read = [todo[i] for i in np.flatnonzero(status == 0)]
-            rest = [todo[i] for i in np.flatnonzero(status != 0)]
+        if got is None:  # (its marks cleared)
+            return [], todo
+        status = got[0]
+        read = [todo[i] for i in np.flatnonzero(status == 0)]
+        rest = [todo[i] for i in np.flatnonzero(status != 0)]
         with self._lock:
             self._in_flight.difference_update(rest)
         return read, rest
@@ -669,7 +665,7 @@ class LevelArray:
         with self._lock:
             self._in_flight.difference_update(set(batch).difference(need))
         if need:
-            (self._load_fast if self._fast else self._load_slow)(need)
+            self._load_fast(need)  # (only sources with a fast path read thin: _read_thin)
 
     def _ahead_done(self, batch: list[Index], f: Future[Any]) -> None:
         with _PENDING_LOCK:
@@ -730,9 +726,13 @@ class LevelArray:
                 items.append((self._ckey(idx), self._pad(idx, chunk)))
             self.cache.put_many(items)
         self._report_done(todo, math.prod(grid.chunk_shape) * self.dtype.itemsize, seconds)
+        self._mark_read(todo)
+
+    def _mark_read(self, chunks: list[Index]) -> None:
+        """``chunks`` were read: no longer in flight, nor failed."""
         with self._lock:
-            self._in_flight.difference_update(todo)
-            for idx in todo:
+            self._in_flight.difference_update(chunks)
+            for idx in chunks:
                 self.failures.pop(idx, None)
 
     def _fill_block(self, shape: tuple[int, ...]) -> np.ndarray:
