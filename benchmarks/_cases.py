@@ -580,8 +580,6 @@ def case_read(a: dict[str, Any]) -> dict[str, Any]:
         if engine.startswith("ours"):
             # a thin read answers first and reads its whole chunks into the cache after
             # (read-ahead): how long that goes on once the answer is in, off the clock
-            from napari_chunkview.loading import settle
-
             t1 = time.perf_counter()
             settle()
             res[f"{op}_ahead_s"] = time.perf_counter() - t1
