@@ -275,3 +275,21 @@ def test_the_background_build_waits_for_reads_to_pause(monkeypatch: pytest.Monke
     assert _bulk._done.wait(30) and len(built) == 1
     assert built[0] >= last + 0.15  # not while the reads were going on
     assert _bulk.kernel() is not None
+
+
+def test_an_output_that_does_not_fit_the_box_is_refused_not_overrun(tmp_path: Path) -> None:
+    """The loop copies lines with ``memcpy``: a chunk whose region would fall outside
+    ``out`` (a geometry bug in the caller) is left to the per-chunk path, not written
+    past the buffer."""
+    data = np.arange(2 * 64 * 64, dtype=np.uint16).reshape(2, 64, 64)
+    path = _write(tmp_path / "g.zarr", data, (1, 16, 16), zarr_format=2, compressors=BLOSC)
+    src: Any = open_pyramid(path).levels[0].source
+    box = [(1, 2), (0, 64), (0, 64)]
+    chunks = list(src.grid.chunks_in_box(box))
+    guard = np.full(64 * 64 + 64, 7, np.uint16)  # a plane, then 64 sentinels
+    short = guard[: 48 * 64].reshape(1, 48, 64)  # three quarters of the plane
+    status, _, _ = src.read_bulk(chunks, box, short, False, lambda fns: [f() for f in fns])
+    rows = np.array([c[1] for c in chunks])
+    assert (status[rows < 3] == _bulk.OK).all() and (status[rows == 3] == _bulk.FALLBACK).all()
+    np.testing.assert_array_equal(short, data[1:2, :48])
+    assert (guard[48 * 64:] == 7).all()  # nothing written past the short block

@@ -10,12 +10,16 @@ from numba import njit, types  # type: ignore[import-untyped]
 
 from ._bulk import _BLOSC_OVERHEAD, FALLBACK, OK, RAW, WHOLE
 
-# the c-blosc that numcodecs bundles exports its C API; open/pread/lseek/close come from libc
+# the c-blosc that numcodecs bundles exports its C API; open/pread/lseek/close/memcpy come
+# from libc
 llb.load_library_permanently(numcodecs.blosc.__file__)
 c_open = types.ExternalFunction("open", types.int32(types.voidptr, types.int32))
 c_close = types.ExternalFunction("close", types.int32(types.int32))
 c_pread = types.ExternalFunction(
     "pread", types.int64(types.int32, types.voidptr, types.uint64, types.int64)
+)
+c_memcpy = types.ExternalFunction(
+    "memcpy", types.voidptr(types.voidptr, types.voidptr, types.uint64)
 )
 c_lseek = types.ExternalFunction("lseek", types.int64(types.int32, types.int64, types.int32))
 c_validate = types.ExternalFunction(
@@ -175,16 +179,29 @@ def read_chunks(head, sep, index, at, length, lo, hi, mode, expected, flags, pat
         # paste: every line of the region along the last axis is one contiguous run
         run = extent[i, nd - 1]
         lines = 1
+        s_lo = s_hi = src0[i, nd - 1] - base
+        d_lo = d_hi = dst0[i, nd - 1]
         for a in range(nd - 1):
             lines *= extent[i, a]
             pos[a] = 0
+            s_lo += src0[i, a] * chunk_strides[a]
+            s_hi += (src0[i, a] + extent[i, a] - 1) * chunk_strides[a]
+            d_lo += dst0[i, a] * out_strides[a]
+            d_hi += (dst0[i, a] + extent[i, a] - 1) * out_strides[a]
+        # the copies below are unchecked: their first and last lines must lie inside
+        # (they do, by the geometry ``_bulk.read`` computes; this guards memory if not)
+        if run < 0 or s_lo < 0 or d_lo < 0 or s_hi + run > row.shape[0] \
+                or d_hi + run > out.shape[0]:
+            continue
         for _ in range(lines):
             s = src0[i, nd - 1] - base
             d = dst0[i, nd - 1]
             for a in range(nd - 1):
                 s += (src0[i, a] + pos[a]) * chunk_strides[a]
                 d += (dst0[i, a] + pos[a]) * out_strides[a]
-            out[d:d + run] = row[s:s + run]
+            # (memcpy: a numba slice assignment costs about 80 ns a line, 5 ms of a
+            # 2048² plane of 64² chunks, against 1 ms)
+            c_memcpy(out.ctypes.data + d, row.ctypes.data + s, run)
             a = nd - 2
             while a >= 0:
                 pos[a] += 1
