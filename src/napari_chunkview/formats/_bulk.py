@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._decode import v2_wire_dtype, v3_parts
+from ._memory import empty
 from ._store import _NOFOLLOW
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def read(
     cap = expected + (_BLOSC_OVERHEAD if mode == BLOSC else 0) + 1
     parts = max(1, min(os.cpu_count() or 1, 4, n // 32))
     bounds = [n * p // parts for p in range(parts + 1)]
-    stack = np.empty((n, expected), np.uint8) if keep else None
+    stack = empty((n, expected), np.uint8) if keep else None
     sep_byte = ord(sep)
 
     def part(p: int) -> Any:

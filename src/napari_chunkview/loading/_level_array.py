@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..formats import _bulk
+from ..formats import _bulk, _memory
 from ..model import ChunkSource, ChunkviewError, error_reason
 from ._cache import CACHE, MISSING, ChunkCache
 from ._events import EVENTS, ChunkEvent, EventStream
@@ -262,7 +262,7 @@ class LevelArray:
     def read_box(self, box: Box) -> np.ndarray:
         shape = tuple(max(0, b - a) for a, b in box)
         if 0 in shape:
-            return np.empty(shape, dtype=self.dtype)
+            return _memory.empty(shape, self.dtype)
         nbytes = math.prod(shape) * max(1, self.dtype.itemsize)
         if nbytes > MAX_READ_BYTES:
             raise ChunkviewError(
@@ -285,7 +285,7 @@ class LevelArray:
         ahead: list[Index] = []  # chunks to read ahead once the answer is ready
         src: Any = self.source
         if self._bulk and len(todo) >= _MIN_BULK_CHUNKS and src.bulk_ready():
-            out = np.empty(shape, dtype=self.dtype)
+            out = _memory.empty(shape, self.dtype)
             todo = self._read_bulk(box, out, todo)
         elif len(todo) >= _MIN_BOX_CHUNKS and self._box_worth_it and (
             self._boxes or self._thin_compiled
@@ -294,7 +294,7 @@ class LevelArray:
         elif len(todo) >= _MIN_SPLIT_CHUNKS and self._boxes and self._fast:
             todo, finish = self._start_split(todo)
         if out is None:
-            out = np.empty(shape, dtype=self.dtype)
+            out = _memory.empty(shape, self.dtype)
         todo += taken  # whole chunks, as the read-ahead would have
         paste = _Paster(grid, box, out).fn
         for idx, hit in hits:
@@ -563,7 +563,7 @@ class LevelArray:
         if whole and not self._caches(block) and tuple(box) == rbox:
             out = block  # nobody else holds it: hand it over without a copy
         else:
-            out = np.empty(shape, dtype=self.dtype)
+            out = _memory.empty(shape, self.dtype)
             _paste_block(out, box, block, rbox)
         self._adopt_block(block, rbox, todo, seconds)
         return out, []
@@ -602,7 +602,7 @@ class LevelArray:
         read: list[Index] = todo
         rest: list[Index] = []
         if self._thin_compiled and src.bulk_ready():
-            out = np.empty(shape, dtype=self.dtype)
+            out = _memory.empty(shape, self.dtype)
             read, rest = self._read_compiled_thin(box, out, todo)
         if out is None:
             if not self._boxes:
@@ -617,7 +617,7 @@ class LevelArray:
             if whole and tbox == tuple(box):
                 out = block
             else:
-                out = np.empty(shape, dtype=self.dtype)
+                out = _memory.empty(shape, self.dtype)
                 _paste_block(out, box, block, tbox)
         chunk_nbytes = math.prod(grid.chunk_shape) * self.dtype.itemsize
         if len(read) * chunk_nbytes <= self.cache.max_bytes // 8:
@@ -736,7 +736,7 @@ class LevelArray:
                 self.failures.pop(idx, None)
 
     def _fill_block(self, shape: tuple[int, ...]) -> np.ndarray:
-        out = np.empty(shape, dtype=self.dtype)
+        out = _memory.empty(shape, self.dtype)
         fill = self.source.fill_value
         try:
             out[...] = 0 if fill is None else fill
