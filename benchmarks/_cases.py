@@ -6,8 +6,6 @@ process's ``ru_maxrss``). Imports that are not part of what is measured happen b
 clock starts; what is inside the clock is said in each case's docstring.
 """
 
-# ruff: noqa: RUF002, RUF003
-
 from __future__ import annotations
 
 import builtins
@@ -571,12 +569,14 @@ def case_read(a: dict[str, Any]) -> dict[str, Any]:
                 out_arr = read((z, *region[1:]))
             dt = time.perf_counter() - t0
             res.update({"zrun_s": dt, "zrun_mb_per_s": 64 * out_arr.nbytes / 1e6 / dt,
-                        "zrun_chunk_reads": None if engine.startswith("ours") else len(counter.chunks())})
+                        "zrun_chunk_reads": None if engine.startswith("ours")
+                        else len(counter.chunks())})
             continue
         out_arr = read(region)
         dt = time.perf_counter() - t0
         res.update({f"{op}_s": dt, f"{op}_mb_per_s": out_arr.nbytes / 1e6 / dt,
-                    f"{op}_chunk_reads": None if engine.startswith("ours") else len(counter.chunks())})
+                    f"{op}_chunk_reads": None if engine.startswith("ours")
+                    else len(counter.chunks())})
         if engine.startswith("ours"):
             # a thin read answers first and reads its whole chunks into the cache after
             # (read-ahead): how long that goes on once the answer is in, off the clock

@@ -20,8 +20,6 @@ processes (the same bytes zarr-python would write; ``validate`` reads a sample b
 zarr-python and compares); the metadata is written by zarr-python and ome-zarr-py.
 """
 
-# ruff: noqa: RUF002
-
 from __future__ import annotations
 
 import argparse

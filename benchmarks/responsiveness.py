@@ -21,6 +21,7 @@ read once before the clock, so that it is read from the page cache in every run)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -61,7 +62,7 @@ def run_one(dataset: str, mode: str) -> dict[str, Any]:
 
     def freeze(t0: float, t1: float) -> float:
         ts = [t0, *[t for t in ticks if t0 <= t <= t1], t1]
-        return max(b - a for a, b in zip(ts, ts[1:], strict=False))
+        return max(b - a for a, b in itertools.pairwise(ts))
 
     out: dict[str, Any] = {"dataset": dataset, "mode": mode}
     if dataset == "huge":  # from the page cache, whichever run came before (see _cases)

@@ -8,8 +8,6 @@ table shows medians. Data is written first if missing (benchmarks/data.py). Full
 go to benchmarks/results/<time>.json (gitignored).
 """
 
-# ruff: noqa: RUF001, RUF003
-
 from __future__ import annotations
 
 import argparse

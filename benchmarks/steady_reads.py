@@ -17,8 +17,6 @@ waits for it before the next read). Uses the benchmark data of ``benchmarks/data
 (``big``: 1×64×64 chunks of uint16; ``small``: 64³; blosc-lz4).
 """
 
-# ruff: noqa: RUF001, RUF002
-
 from __future__ import annotations
 
 import argparse

@@ -12,7 +12,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = (REPO.parent / "shared" / "corpus").resolve()
-SKIP_REASON = f"conformance corpus not found at {CORPUS} (it lives in ../shared/corpus beside the repo)"
+SKIP_REASON = (
+    f"conformance corpus not found at {CORPUS} (it lives in ../shared/corpus beside the repo)"
+)
 
 
 @cache

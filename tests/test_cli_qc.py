@@ -2,8 +2,6 @@
 Ctrl-C, on datasets written in ``tmp_path`` (``main([...])`` in process, plus one run of
 ``python -m napari_chunkview``)."""
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import contextlib

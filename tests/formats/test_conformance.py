@@ -11,8 +11,8 @@ import pytest
 from napari_chunkview import open_pyramid
 from tests.corpus import (
     CORPUS,
-    expected_sha256,
     SKIP_REASON,
+    expected_sha256,
     ground_truth_sha256,
     record_path,
     records_with_data,
@@ -73,7 +73,7 @@ def test_npe2_reader_matches_ground_truth(rec: dict, npe2_discovered: None) -> N
     else:
         layers = read_pyramids(path)
     assert layers, "the reader returned no layer"
-    data, meta, kind = layers[0]
+    data, meta, _kind = layers[0]
     largest = data[0] if meta.get("multiscale") else data
     arr = np.asarray(largest[...])
     assert ground_truth_sha256(arr, rec.get("sha256_kind")) == expected_sha256(rec)

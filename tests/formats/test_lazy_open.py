@@ -31,7 +31,9 @@ def test_open_reads_no_chunk(huge_plain_pyramid: Path) -> None:
     pyr = open_pyramid(root)
     level0 = pyr.levels[0]
     assert level0.grid.n_chunks > 10**6
-    assert [lv.shape for lv in pyr.levels] == [(1024, 4096, 4096), (512, 2048, 2048), (256, 1024, 1024)]
+    assert [lv.shape for lv in pyr.levels] == [
+        (1024, 4096, 4096), (512, 2048, 2048), (256, 1024, 1024)
+    ]
     assert reads, "the listener saw no read at all"
     chunk_reads = [r.key for r in reads if not r.metadata]
     assert chunk_reads == []

@@ -271,7 +271,7 @@ def test_unknown_compression_is_unsupported(tmp_path: Path) -> None:
     ids=lambda a: json.dumps(a),
 )
 def test_bad_dataset_attributes_are_metadata_errors(tmp_path: Path, attrs: dict) -> None:
-    with pytest.raises(MetadataError, match="attributes.json"):
+    with pytest.raises(MetadataError, match=r"attributes\.json"):
         open_pyramid(_dataset(tmp_path, **attrs))
 
 
@@ -280,7 +280,7 @@ def test_malformed_attributes_json(tmp_path: Path, text: str) -> None:
     d = tmp_path / "x.n5"
     d.mkdir()
     (d / "attributes.json").write_bytes(text.encode("utf-8", "surrogateescape"))
-    with pytest.raises(MetadataError, match="attributes.json"):
+    with pytest.raises(MetadataError, match=r"attributes\.json"):
         open_pyramid(d)
 
 

@@ -57,7 +57,8 @@ def _fresh(path: Path, box_reads: bool = True) -> tuple[LevelArray, list[str]]:
     [
         {"zarr_format": 2, "compressors": numcodecs.Blosc("lz4", 5, 1)},
         {"zarr_format": 2, "compressors": numcodecs.Zlib(3), "order": "F"},
-        {"zarr_format": 2, "compressors": None, "chunk_key_encoding": {"name": "v2", "separator": "/"}},
+        {"zarr_format": 2, "compressors": None,
+         "chunk_key_encoding": {"name": "v2", "separator": "/"}},
         {"zarr_format": 3},
         {"zarr_format": 3, "shards": (2, 64, 60)},
     ],
@@ -66,7 +67,8 @@ def _fresh(path: Path, box_reads: bool = True) -> tuple[LevelArray, list[str]]:
 def test_box_reads_equal_the_data(tmp_path: Path, data: np.ndarray, kw: dict) -> None:  # type: ignore[type-arg]
     path = _write(tmp_path / "a.zarr", data, (2, 32, 30), **kw)
     arr, calls = _fresh(path)
-    for sel in [(slice(None),) * 3, (3, slice(5, 97), slice(1, 89)), (slice(1, 5), 40, slice(None))]:
+    sels = [(slice(None),) * 3, (3, slice(5, 97), slice(1, 89)), (slice(1, 5), 40, slice(None))]
+    for sel in sels:
         np.testing.assert_array_equal(np.asarray(arr[sel]), data[sel])
     assert "read" in calls  # the box path was really taken
     # and the chunks it read are cached: a second read reads nothing
@@ -82,7 +84,9 @@ def test_missing_and_corrupt_chunks_are_found_one_by_one(tmp_path: Path, data: n
     (path / "2.0.2").write_bytes(b"garbage, not blosc")
     arr, calls = _fresh(path)
     seen: list[tuple[str, tuple[int, ...]]] = []
-    unsubscribe = EVENTS.subscribe(lambda e: seen.append((e.kind, e.index)) if e.source == arr.name else None)
+    unsubscribe = EVENTS.subscribe(
+        lambda e: seen.append((e.kind, e.index)) if e.source == arr.name else None
+    )
     try:
         got = np.asarray(arr[:, :, :])
     finally:
@@ -240,7 +244,9 @@ def test_virtual_levels_read_strided_boxes(tmp_path: Path, data: np.ndarray) -> 
     np.testing.assert_array_equal(got, expect[:, ::4, ::3])
 
 
-def test_a_box_with_a_few_cached_chunks_is_still_read_whole(tmp_path: Path, data: np.ndarray) -> None:
+def test_a_box_with_a_few_cached_chunks_is_still_read_whole(
+    tmp_path: Path, data: np.ndarray
+) -> None:
     """A sample read first (contrast limits) caches a few chunks; the full view that
     follows must not fall back to thousands of single-chunk reads."""
     path = _write(tmp_path / "a.zarr", data, (2, 32, 30), zarr_format=2,

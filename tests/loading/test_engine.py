@@ -54,7 +54,9 @@ def test_reads_exactly_the_chunks_in_view(sparse: tuple[Path, np.ndarray]) -> No
     requested = sorted(e.index for e in events if e.kind == "requested")
     assert requested == [(i, j) for i in range(3) for j in range(2)]
     kinds = {e.index: e.kind for e in events if e.kind != "requested"}
-    assert kinds == {(i, j): ("missing" if (i, j) == (1, 1) else "done") for i in range(3) for j in range(2)}
+    assert kinds == {
+        (i, j): ("missing" if (i, j) == (1, 1) else "done") for i in range(3) for j in range(2)
+    }
     done = [e for e in events if e.kind == "done"]
     assert all(e.nbytes_decoded == 4 * 4 * 2 and e.nbytes_stored > 0 and e.ms >= 0 for e in done)
     assert {e.key for e in done} >= {"c/0/0", "c/2/1"}

@@ -57,7 +57,7 @@ def test_http_view_reads_only_its_chunks(http_root: tuple[Path, str]) -> None:
 
 def test_http_missing_dataset_is_a_clear_error(http_root: tuple[Path, str]) -> None:
     _, base = http_root
-    with pytest.raises(NotRecognisedError, match="nope.zarr"):
+    with pytest.raises(NotRecognisedError, match=r"nope\.zarr"):
         open_pyramid(f"{base}/nope.zarr")
 
 

@@ -9,8 +9,7 @@ import pytest
 import zarr
 
 from napari_chunkview import open_pyramid
-from napari_chunkview.loading import CACHE, ChunkEvent, EVENTS
-from napari_chunkview.loading import _virtual
+from napari_chunkview.loading import CACHE, EVENTS, ChunkEvent, _virtual
 
 
 @pytest.fixture

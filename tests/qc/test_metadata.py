@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import zarr
 
-from napari_chunkview.model import ChunkviewError
 from napari_chunkview import open_pyramid
+from napari_chunkview.model import ChunkviewError
 from napari_chunkview.qc import failed_open_report, run_qc
 
 from ..corpus import CORPUS

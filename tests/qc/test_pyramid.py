@@ -2,8 +2,6 @@
 channel counts across levels, coarse-level intensities against the finer level, and the
 conventions that state one value in two places."""
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import copy

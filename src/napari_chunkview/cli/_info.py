@@ -6,8 +6,6 @@ bytes from ``scan_storage`` (exact from listings and shard indexes, or estimated
 sample — the output says which). Labels are listed below their image.
 """
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import argparse

@@ -6,8 +6,6 @@ warning; also when the dataset cannot be opened), 130 when interrupted with Ctrl
 partial report is still printed), 2 for a usage error.
 """
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import argparse

@@ -6,8 +6,6 @@ Clicking a finding (or Enter on it) emits ``finding_activated`` with the
 row; whoever embeds the tab moves the viewer there. Imported only by Qt front ends.
 """
 
-# ruff: noqa: RUF001 - multiplication signs and ellipses are meant: the text is for people
-
 from __future__ import annotations
 
 import time

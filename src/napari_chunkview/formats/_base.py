@@ -67,7 +67,9 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1] if self.path else self.root.uri.rstrip("/").rsplit("/", 1)[-1]
+        if self.path:
+            return self.path.rsplit("/", 1)[-1]
+        return self.root.uri.rstrip("/").rsplit("/", 1)[-1]
 
     def child(self, rel: str) -> Node | None:
         """The node at ``rel`` below this one (``UnsafePathError`` if ``rel`` escapes)."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..model import ChunkviewError, CodecInfo, MetadataError, UnsupportedError
 
-T = TypeVar("T")
 _CODEC = re.compile(r"codec '([^']+)'|codec not available: '([^']+)'")
 #: Codecs whose decoding can run code named by the data (``pickle.loads``): refused
 #: whatever numcodecs allows, since metadata and chunks are untrusted input.
@@ -44,7 +43,7 @@ def translate(where: str, exc: BaseException) -> ChunkviewError:
     return MetadataError(f"{where}: {text}")
 
 
-def parse_with(where: str, parse: Callable[[], T]) -> T:
+def parse_with[T](where: str, parse: Callable[[], T]) -> T:
     """Run a library metadata parser, re-raising its errors as ours."""
     try:
         return parse()

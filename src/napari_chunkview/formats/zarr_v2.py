@@ -18,9 +18,8 @@ from typing import Any
 
 import numcodecs
 import numpy as np
-from zarr.core.metadata.v2 import ArrayV2Metadata
-
 from numcodecs.errors import UnknownCodecError as NumcodecsUnknownCodec
+from zarr.core.metadata.v2 import ArrayV2Metadata
 from zarr.errors import UnknownCodecError as ZarrUnknownCodec
 
 from ..model import ChunkGrid, CodecInfo, GridSource, MetadataError
@@ -52,10 +51,14 @@ def _check_array_doc(doc: Mapping[str, Any], where: str) -> None:
             raise MetadataError(f"{where}: missing {key!r}")
     for key in ("shape", "chunks"):
         v = doc[key]
-        if not isinstance(v, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
+        if not isinstance(v, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in v
+        ):
             raise MetadataError(f"{where}: {key} must be a list of integers, got {v!r}")
     if len(doc["shape"]) != len(doc["chunks"]):
-        raise MetadataError(f"{where}: shape {doc['shape']} and chunks {doc['chunks']} differ in rank")
+        raise MetadataError(
+            f"{where}: shape {doc['shape']} and chunks {doc['chunks']} differ in rank"
+        )
     if any(s < 0 for s in doc["shape"]) or any(c <= 0 for c in doc["chunks"]):
         raise MetadataError(f"{where}: negative shape or non-positive chunks")
     check_extents(where, shape=doc["shape"], chunks=doc["chunks"])
@@ -127,13 +130,13 @@ class ZarrV2:
 
         codecs = codec_infos(doc)
         refuse_unsafe_codecs(where, codecs)
-        info = dict(
-            codecs=codecs,
-            key_encoding=f"v2 '{sep}'",
-            key_template=prefix + (sep.join(f"{{{i}}}" for i in range(ndim)) or "0"),
-            dimension_names=_array_dimensions(node.attrs, ndim),
-            format_details="; ".join(notes),
-        )
+        info = {
+            "codecs": codecs,
+            "key_encoding": f"v2 '{sep}'",
+            "key_template": prefix + (sep.join(f"{{{i}}}" for i in range(ndim)) or "0"),
+            "dimension_names": _array_dimensions(node.attrs, ndim),
+            "format_details": "; ".join(notes),
+        }
         try:
             meta = ArrayV2Metadata.from_dict(doc)
         except (ValueError, TypeError, KeyError, NotImplementedError) as e:
@@ -203,7 +206,7 @@ class ManualV2Source(GridSource):
         comp = doc.get("compressor")
         self._compressor = numcodecs.get_codec(dict(comp)) if comp else None
         self._filters = [numcodecs.get_codec(dict(f)) for f in doc.get("filters") or ()]
-        if self._dtype == object and not self._filters:
+        if self._dtype.kind == "O" and not self._filters:
             raise ValueError("an object array needs an object codec among its filters")
 
     def chunk_key(self, index: Sequence[int]) -> str:
@@ -237,7 +240,7 @@ class ManualV2Source(GridSource):
         out = np.empty(shape, dtype=self._dtype)
         if self._fill is not None:
             out[...] = self._fill
-        elif self._dtype == object:
+        elif self._dtype.kind == "O":
             out[...] = 0
         for idx in self._grid.chunks_in_box(box):
             raw = self._root.get_bytes(self._key_fn(idx))

@@ -25,7 +25,9 @@ class ChunkGrid:
         if any(c <= 0 for c in self.chunk_shape) or any(s < 0 for s in self.shape):
             raise ValueError(f"bad chunk grid: shape {self.shape}, chunks {self.chunk_shape}")
         if self.shard_shape is not None and len(self.shard_shape) != len(self.shape):
-            raise ValueError(f"shard shape {self.shard_shape} does not match rank {len(self.shape)}")
+            raise ValueError(
+                f"shard shape {self.shard_shape} does not match rank {len(self.shape)}"
+            )
 
     @property
     def ndim(self) -> int:

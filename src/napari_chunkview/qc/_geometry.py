@@ -2,8 +2,6 @@
 time extent of level 0, and a shape that level 0's shape divided by the declared
 downsampling factor (the ratio of the levels' scales) explains."""
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import math

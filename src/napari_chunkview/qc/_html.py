@@ -2,8 +2,6 @@
 a chunk-state map per scanned level, drawn with matplotlib (Agg, no pyplot state) and
 embedded as base64 PNG. No script, stylesheet or font is loaded from anywhere."""
 
-# ruff: noqa: RUF001 - multiplication signs and en dashes are meant: the text is for people
-
 from __future__ import annotations
 
 import base64

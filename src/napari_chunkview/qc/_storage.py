@@ -188,7 +188,9 @@ def _sampled(
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         key = level.source.chunk_key(
-            tuple(u * r // c for u, r, c in zip(uidx, grid.read_unit, grid.chunk_shape, strict=True))
+            tuple(
+                u * r // c for u, r, c in zip(uidx, grid.read_unit, grid.chunk_shape, strict=True)
+            )
         )
         size = root.size(key)
         if size is not None:
@@ -199,6 +201,7 @@ def _sampled(
     return StorageFigures(
         grid.n_chunks, round(stored_units * per_unit),
         round(total / max(1, found) * stored_units) if found else 0,
-        level.logical_nbytes, f"sample of {len(picks)} {'shards' if grid.shard_shape else 'chunks'}",
+        level.logical_nbytes,
+        f"sample of {len(picks)} {'shards' if grid.shard_shape else 'chunks'}",
         False,
     )

@@ -13,8 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
-from ...model import Axis, Level, MetadataError
-from ...model import AxisType
+from ...model import Axis, AxisType, Level, MetadataError
 from .._base import ArrayInfo, Node
 from .._store import join_path
 
