@@ -241,3 +241,43 @@ def test_broken_and_missing_chunks_in_a_thin_read_are_found_one_by_one(
     assert arr.state((0, 1, 1)) == "failed"
     assert arr.state((0, 2, 0)) == "missing"
     assert arr.state((0, 0, 0)) == "loaded"
+
+
+_EXIT_SCRIPT = """
+import sys, threading, time
+import numpy as np
+from napari_chunkview import open_pyramid
+from napari_chunkview.loading import ChunkCache, LevelArray
+from napari_chunkview.loading import _level_array as la
+
+ran = []
+batch = la.LevelArray._ahead_batch
+la.LevelArray._ahead_batch = lambda self, b: (ran.append(len(b)), batch(self, b))[1]
+arr = LevelArray(open_pyramid(sys.argv[1]).levels[0].source, name="exit",
+                 cache=ChunkCache(64 << 20))
+arr._thin_compiled = False
+pool = la._ahead_pool()
+for _ in range(pool._max_workers):  # every read-ahead thread busy for a moment
+    pool.submit(time.sleep, 0.5)
+np.asarray(arr[5])  # a thin read: its read-ahead is queued behind them
+assert arr.state((0, 0, 0)) == "in_flight", arr.state((0, 0, 0))
+# reported once the interpreter has joined the pool's threads (``atexit`` runs after)
+import atexit
+atexit.register(lambda: print("read-ahead batches run:", len(ran), flush=True))
+"""
+
+
+def test_queued_read_ahead_is_dropped_at_exit(tmp_path: Path, data: np.ndarray) -> None:
+    """Closing the interpreter (napari) does not wait for read-ahead nobody will see:
+    the batches still queued are cancelled before the pool's threads are joined."""
+    import subprocess
+    import sys
+
+    path = _write(tmp_path / "a.zarr", data, zarr_format=2,
+                  compressors=numcodecs.Blosc("zstd", 3, 2))
+    script = tmp_path / "exit.py"
+    script.write_text(_EXIT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "read-ahead batches run: 0" in done.stdout, done.stdout + done.stderr
