@@ -173,16 +173,21 @@ class OpenBench(Bench):
     def rows(self, ctx: Context) -> list[Row]:
         o, z, b = (self.v[r] for r in self.readers)
         rows: list[Row] = []
-        for metric, label in (("s", "first open in the process (plugin import included)"),
-                              ("again_s", "same open again in that process")):
+        # The issue's target is the open a user waits for: the first in the process. A
+        # repeat open (a few ms for every reader) is reported for information only.
+        for metric, label, target in (
+            ("s", "first open in the process (plugin import included)", True),
+            ("again_s", "same open again in that process", False),
+        ):
             ours, oz = o.med(metric), z.med(metric)
             ratio = oz / ours if ours and oz else None
             rows.append((
                 f"open 10⁶-chunk pyramid: {label}", fmt_s(ours),
                 f"ome-zarr {fmt_s(oz)}; builtin {fmt_s(b.med(metric))}",
                 f"ome-zarr/ours {ratio:.2f}×" if ratio else "—",
-                "≤ 0.3 s and ≥ 10× faster than ome-zarr",
-                yes(ours is not None and ours <= 0.3 and ratio is not None and ratio >= 10),
+                "≤ 0.3 s and ≥ 10× faster than ome-zarr" if target else "(reported)",
+                yes(ours is not None and ours <= 0.3 and ratio is not None and ratio >= 10)
+                if target else "n/a",
             ))
         n = o.med("chunk_reads")
         rows.append((
@@ -480,7 +485,10 @@ class HttpBench(Bench):
                 f"chunks arrive in {fmt_s(fetch)}; {r.get('http_requests', '—')} requests; "
                 f"{FirstFrameBench.reads(ff)}; view needs {r.get('view_chunks', '—')}",
                 "—", f"view chunks {fetch / lat:.1f}× latency" if fetch else "—",
-                "≤ 64 chunks in view: < 6× latency", yes(fetch < 6 * lat if fetch else None),
+                # the target is napari's first frame through our reader; Level.data reads
+                # whole dask blocks (16 z-planes here), so it is reported beside it
+                "≤ 64 chunks in view: < 6× latency" if k == "ours" else "(reported)",
+                yes(fetch < 6 * lat if fetch else None) if k == "ours" else "n/a",
             ))
         return rows
 
@@ -534,6 +542,26 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def retable(args: argparse.Namespace) -> int:
+    """The table of a saved run, with this version's rows and targets."""
+    saved = json.loads(args.table.read_text())
+    ctx = Context(args, saved["runs"])
+    ctx._base = "http://127.0.0.1:0"  # names the variants only: no server is started
+    done = saved["variants"]
+    rows: list[Row] = []
+    for b in (bench() for bench in BENCHES.values()):
+        variants = b.variants(ctx)
+        if not any(v.key in done for v in variants):
+            continue  # not run then (--only)
+        for v in variants:
+            v.results = list(done.get(v.key, {}).get("results", []))
+        rows += b.rows(ctx)
+    print(table(rows))
+    print(f"{saved['runs']} fresh processes per measurement (medians), "
+          f"{saved['total_s'] / 60:.1f} min: {args.table}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 runs per measurement instead of 5")
@@ -545,7 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--huge-rss-gib", type=float, default=8.0,
                     help="memory ceiling of one 65536² run (GiB): killed above it")
     ap.add_argument("--browse-cache-mb", type=float, default=32.0)
+    ap.add_argument("--table", type=Path, metavar="RESULTS_JSON",
+                    help="print the table of an earlier run (benchmarks/results/*.json); "
+                    "runs nothing")
     args = ap.parse_args(argv)
+    if args.table is not None:
+        return retable(args)
     runs = args.runs or (3 if args.quick else 5)
     if not shutil.which("xvfb-run"):
         print("xvfb-run not found: apt-get install xvfb xauth", file=sys.stderr)
