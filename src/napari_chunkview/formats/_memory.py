@@ -20,11 +20,12 @@ thread in that instant, which then simply get small pages.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+_set_madvise_hugepage: Callable[[bool], bool] | None
 try:  # numpy >= 2 (``numpy.core`` before); private but stable since numpy 1.20
     from numpy._core.multiarray import _set_madvise_hugepage
 except ImportError:  # pragma: no cover - an older or future numpy: plain np.empty

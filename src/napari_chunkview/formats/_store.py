@@ -23,7 +23,7 @@ from typing import Any
 from zarr.abc.store import ByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 from zarr.core.sync import sync
-from zarr.storage import WrapperStore
+from zarr.storage import WrapperStore, ZipStore
 
 from ..model import MetadataError, UnsafePathError, error_reason
 
@@ -381,7 +381,7 @@ class StoreRoot:
         base = self._base
         if self._local_root is not None:
             return _walk_local(self._local_root, prefix)
-        if type(base).__name__ == "ZipStore":
+        if isinstance(base, ZipStore):
             if not base._is_open:
                 base._sync_open()
             zf = base._zf
@@ -531,8 +531,6 @@ def open_root(uri: str | os.PathLike[str], **storage_options: Any) -> tuple[Stor
     path = os.path.abspath(os.path.expanduser(uri))
     zipped = _split_zip(path)
     if zipped is not None:
-        from zarr.storage import ZipStore
-
         zpath, inner = zipped
         return StoreRoot(zpath, ZipStore(zpath, mode="r", read_only=True)), inner
     inner = ""
@@ -550,7 +548,7 @@ def _split_draft(path: str) -> tuple[str, str] | None:
     """``/a/b.zr3/c/d`` → (``/a/b.zr3``, ``c/d``) when the nearest existing folder above
     is a zarr v3 draft container (``zarr.json`` + ``meta/root``), whose node paths are
     logical, not folders."""
-    head, rest = path, []
+    head, rest = path, list[str]()
     while head and not os.path.isdir(head):
         head, tail = os.path.split(head)
         if not tail:

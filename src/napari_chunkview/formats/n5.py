@@ -94,8 +94,9 @@ class N5:
             if path and not root.list_dir(path):
                 return None
             return Node(root, path, "group", self, {}, {}, axes_reversed=True)
-        kind = "array" if is_dataset(doc) else "group"
-        return Node(root, path, kind, self, doc, doc, axes_reversed=True)
+        if is_dataset(doc):
+            return Node(root, path, "array", self, doc, doc, axes_reversed=True)
+        return Node(root, path, "group", self, doc, doc, axes_reversed=True)
 
     def list_children(self, node: Node) -> list[str]:
         if node.kind == "array":

@@ -130,7 +130,7 @@ class ZarrV2:
 
         codecs = codec_infos(doc)
         refuse_unsafe_codecs(where, codecs)
-        info = {
+        info: dict[str, Any] = {
             "codecs": codecs,
             "key_encoding": f"v2 '{sep}'",
             "key_template": prefix + (sep.join(f"{{{i}}}" for i in range(ndim)) or "0"),
