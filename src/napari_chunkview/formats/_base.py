@@ -10,6 +10,9 @@ from typing import Any, Literal, Protocol
 from ..model import ChunkSource, CodecInfo
 from ._store import StoreRoot, join_path
 
+#: What a node of the hierarchy is.
+NodeKind = Literal["group", "array"]
+
 
 @dataclass(frozen=True, slots=True)
 class ArrayInfo:
@@ -55,7 +58,7 @@ class Node:
 
     root: StoreRoot
     path: str
-    kind: Literal["group", "array"]
+    kind: NodeKind
     adapter: FormatAdapter
     attrs: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)

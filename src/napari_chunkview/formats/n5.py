@@ -17,7 +17,7 @@ from zarr.core.metadata.v2 import ArrayV2Metadata
 
 from ..model import CodecInfo, MetadataError, UnsupportedError
 from . import _n5_codec  # noqa: F401  (registers chunkview.n5)
-from ._base import ArrayInfo, Node
+from ._base import ArrayInfo, Node, NodeKind
 from ._errors import check_extents
 from ._n5_codec import COMPRESSIONS, edge_check
 from ._store import StoreRoot, join_path
@@ -94,9 +94,8 @@ class N5:
             if path and not root.list_dir(path):
                 return None
             return Node(root, path, "group", self, {}, {}, axes_reversed=True)
-        if is_dataset(doc):
-            return Node(root, path, "array", self, doc, doc, axes_reversed=True)
-        return Node(root, path, "group", self, doc, doc, axes_reversed=True)
+        kind: NodeKind = "array" if is_dataset(doc) else "group"
+        return Node(root, path, kind, self, doc, doc, axes_reversed=True)
 
     def list_children(self, node: Node) -> list[str]:
         if node.kind == "array":
