@@ -102,19 +102,12 @@ def _pool() -> ThreadPoolExecutor:
 def _ahead_pool() -> ThreadPoolExecutor:
     """Read-ahead (see ``LevelArray._read_thin``) has its own pool, one thread per core, so
     that it never holds up the reads somebody waits for."""
-    if not _EXIT_HOOK:
-        _EXIT_HOOK.append(True)
-        # the interpreter joins pool threads at exit after running every queued task:
-        # read-ahead nobody will look at (up to an eighth of the cache) must not hold up
-        # closing napari. Hooks run newest first, so this one runs before that join
-        # (``concurrent.futures`` registers its own on import, which happened above).
-        register = getattr(threading, "_register_atexit", None)
-        if register is not None:
-            register(_drop_read_ahead)
     return shared_pool("ahead", workers=os.cpu_count() or 2)
 
 
-_EXIT_HOOK: list[bool] = []
+#: Read-ahead batches not finished yet, in every level (for ``settle``).
+_PENDING: set[Future[Any]] = set()
+_PENDING_LOCK = threading.Lock()
 
 
 def _drop_read_ahead() -> None:
@@ -125,9 +118,12 @@ def _drop_read_ahead() -> None:
         f.cancel()
 
 
-#: Read-ahead batches not finished yet, in every level (for ``settle``).
-_PENDING: set[Future[Any]] = set()
-_PENDING_LOCK = threading.Lock()
+# The interpreter joins pool threads at exit after running every queued task: read-ahead
+# nobody will look at (up to an eighth of the cache) must not hold up closing napari.
+# These hooks run newest first, so this one runs before that join (``concurrent.futures``
+# registered its own when ``ThreadPoolExecutor`` was imported above).
+if (_register_atexit := getattr(threading, "_register_atexit", None)) is not None:
+    _register_atexit(_drop_read_ahead)
 
 
 def settle(timeout: float | None = None) -> bool:
